@@ -1,0 +1,606 @@
+# This file is part of sale_opportunity_management.  The COPYRIGHT file at
+# the top level of this repository contains the full copyright notices and
+# license terms.
+import datetime as dt
+from collections import defaultdict
+
+from sql import Literal, Window
+from sql.aggregate import Count, Max, Min
+from sql.conditionals import Case
+from sql.functions import RowNumber
+
+from trytond.i18n import gettext
+from trytond.model import (
+    ChatMixin, Index, ModelSQL, ModelView, Workflow, fields)
+from trytond.pool import Pool
+from trytond.pyson import Eval, If
+from trytond.tools import grouped_slice, reduce_ids
+from trytond.transaction import Transaction, without_check_access
+
+from .common import INTERESTS, is_prospect_admin
+from .exceptions import (
+    CallAccessError, CallValidationError, DeletionError, TraceValidationError)
+
+CALL_INTERESTS = [i for i in INTERESTS if i[0] is not None]
+
+
+class ProspectTrace(Workflow, ModelSQL, ModelView, ChatMixin):
+    __name__ = 'sale.prospect_trace'
+
+    _states = {
+        'readonly': Eval('state') == 'closed',
+        }
+
+    prospect = fields.Many2One(
+        'sale.prospect', "Prospect", required=True, ondelete='CASCADE',
+        states=_states)
+    prospect_contact = fields.Many2One(
+        'prospect.contact_method', "Contact",
+        domain=[
+            ('prospect', '=', Eval('prospect', -1)),
+            ],
+        states=_states,
+        help="The contact method to call.")
+    prospect_name = fields.Function(
+        fields.Char("Prospect Name"),
+        'get_prospect_fields', searcher='search_prospect_field')
+    prospect_city = fields.Function(
+        fields.Char("City"),
+        'get_prospect_fields', searcher='search_prospect_field')
+    business_unit = fields.Many2One(
+        'sale.business_unit', "Business Unit", ondelete='RESTRICT',
+        states=_states)
+    operator = fields.Function(
+        fields.Many2One('res.user', "Operator"),
+        'get_prospect_fields', searcher='search_prospect_field')
+    calls = fields.One2Many(
+        'sale.call', 'prospect_trace', "Calls", readonly=True,
+        order=[('date', 'DESC'), ('id', 'DESC')])
+    current_interest = fields.Function(fields.Selection(
+            INTERESTS, "Current Interest",
+            help="The interest shown on the latest call."),
+        'get_call_summary', searcher='search_current_interest')
+    call_count = fields.Function(
+        fields.Integer("Calls"), 'get_call_summary')
+    last_call_date = fields.Function(
+        fields.Date("Last Call"), 'get_call_summary')
+    next_call = fields.DateTime(
+        "Next Call", states=_states,
+        help="When to call the prospect again.")
+    next_call_note = fields.Char(
+        "Next Call Note", states=_states,
+        help="What to do on the next call.")
+    state = fields.Selection([
+            ('open', "Open"),
+            ('closed', "Closed"),
+            ], "State", required=True, readonly=True, sort=False)
+    company = fields.Many2One(
+        'company.company', "Company", ondelete='RESTRICT',
+        states=_states)
+
+    del _states
+
+    @classmethod
+    def __setup__(cls):
+        super().__setup__()
+        t = cls.__table__()
+        cls._sql_indexes.update({
+                Index(t, (t.prospect, Index.Range())),
+                Index(
+                    t, (t.state, Index.Equality(cardinality='low')),
+                    (t.next_call, Index.Range()),
+                    where=t.state == 'open'),
+                })
+        cls._order = [
+            ('next_call', 'ASC NULLS FIRST'),
+            ('id', 'DESC'),
+            ]
+        cls._transitions |= {
+            ('open', 'closed'),
+            ('closed', 'open'),
+            }
+        cls._buttons.update({
+                'close': {
+                    'invisible': Eval('state') != 'open',
+                    'depends': ['state'],
+                    },
+                'reopen': {
+                    'invisible': Eval('state') != 'closed',
+                    'depends': ['state'],
+                    },
+                })
+
+    @classmethod
+    def default_state(cls):
+        return 'open'
+
+    @classmethod
+    def default_company(cls):
+        return Transaction().context.get('company')
+
+    @fields.depends(
+        'prospect', 'business_unit', 'prospect_contact',
+        '_parent_prospect.business_unit', '_parent_prospect.contact_methods')
+    def on_change_prospect(self):
+        if self.prospect:
+            if not self.business_unit:
+                self.business_unit = self.prospect.business_unit
+            if (not self.prospect_contact
+                    or self.prospect_contact.prospect != self.prospect):
+                methods = self.prospect.contact_methods
+                self.prospect_contact = methods[0] if methods else None
+        else:
+            self.prospect_contact = None
+
+    def get_rec_name(self, name):
+        name = self.prospect.rec_name
+        if self.business_unit:
+            name += ' (%s)' % self.business_unit.rec_name
+        return name
+
+    @classmethod
+    def search_rec_name(cls, name, clause):
+        return [('prospect.rec_name',) + tuple(clause[1:])]
+
+    @classmethod
+    def get_prospect_fields(cls, traces, names):
+        pool = Pool()
+        Prospect = pool.get('sale.prospect')
+        trace = cls.__table__()
+        prospect = Prospect.__table__()
+        cursor = Transaction().connection.cursor()
+        columns = {
+            'prospect_name': prospect.name,
+            'prospect_city': prospect.city,
+            'operator': prospect.assigned_operator,
+            }
+        result = {n: dict.fromkeys(map(int, traces)) for n in names}
+        for sub_ids in grouped_slice(list(map(int, traces))):
+            cursor.execute(*trace.join(
+                    prospect, condition=trace.prospect == prospect.id
+                    ).select(
+                    trace.id, *(columns[n] for n in names),
+                    where=reduce_ids(trace.id, sub_ids)))
+            for trace_id, *values in cursor:
+                for name, value in zip(names, values):
+                    result[name][trace_id] = value
+        return result
+
+    @classmethod
+    def search_prospect_field(cls, name, clause):
+        prospect_fields = {
+            'prospect_name': 'name',
+            'prospect_city': 'city',
+            'operator': 'assigned_operator',
+            }
+        nested = clause[0][len(name):]
+        return [('prospect.' + prospect_fields[name] + nested, *clause[1:])]
+
+    @classmethod
+    def _call_summary(cls):
+        """Return a query with one row per trace with calls: the number of
+        calls, the last call date and the interest of the latest call"""
+        pool = Pool()
+        Call = pool.get('sale.call')
+        call = Call.__table__()
+        by_trace = Window([call.prospect_trace])
+        latest_first = Window(
+            [call.prospect_trace], order_by=[call.date.desc, call.id.desc])
+        calls = call.select(
+            call.prospect_trace.as_('trace'),
+            Count(call.id, window=by_trace).as_('call_count'),
+            Max(call.date, window=by_trace).as_('last_call_date'),
+            call.interest.as_('interest'),
+            RowNumber(window=latest_first).as_('rank'))
+        return calls.select(
+            calls.trace, calls.call_count, calls.last_call_date,
+            calls.interest.as_('current_interest'),
+            where=calls.rank == 1)
+
+    @classmethod
+    def get_call_summary(cls, traces, names):
+        cursor = Transaction().connection.cursor()
+        result = {n: dict.fromkeys(map(int, traces)) for n in names}
+        if 'call_count' in result:
+            result['call_count'] = dict.fromkeys(map(int, traces), 0)
+        for sub_ids in grouped_slice(list(map(int, traces))):
+            summary = cls._call_summary()
+            cursor.execute(*summary.select(
+                    summary.trace,
+                    *(getattr(summary, n) for n in names),
+                    where=reduce_ids(summary.trace, sub_ids)))
+            for trace_id, *values in cursor:
+                for name, value in zip(names, values):
+                    if name == 'last_call_date' and isinstance(value, str):
+                        value = dt.date.fromisoformat(value)
+                    result[name][trace_id] = value
+        return result
+
+    @classmethod
+    def search_current_interest(cls, name, clause):
+        _, operator, value = clause[:3]
+        summary = cls._call_summary()
+        if value is None or (
+                isinstance(value, (list, tuple)) and None in value):
+            # Traces without calls have no interest
+            if operator in {'=', 'in'}:
+                values = value if operator == 'in' else [value]
+                query = summary.select(
+                    summary.trace,
+                    where=~fields.SQL_OPERATORS['in'](
+                        summary.current_interest,
+                        [v for v in values if v is not None] or ['']))
+                return [('id', 'not in', query)]
+            elif operator in {'!=', 'not in'}:
+                values = value if operator == 'not in' else [value]
+                query = summary.select(
+                    summary.trace,
+                    where=fields.SQL_OPERATORS['not in'](
+                        summary.current_interest,
+                        [v for v in values if v is not None] or ['']))
+                return [('id', 'in', query)]
+        Operator = fields.SQL_OPERATORS[operator]
+        query = summary.select(
+            summary.trace,
+            where=Operator(summary.current_interest, value))
+        return [('id', 'in', query)]
+
+    @classmethod
+    def preprocess_values(cls, mode, values):
+        pool = Pool()
+        Prospect = pool.get('sale.prospect')
+        values = super().preprocess_values(mode, values)
+        if (mode == 'create' and not values.get('business_unit')
+                and values.get('prospect')):
+            prospect = Prospect(values['prospect'])
+            if prospect.business_unit:
+                values['business_unit'] = prospect.business_unit.id
+        return values
+
+    @classmethod
+    def validate(cls, traces):
+        super().validate(traces)
+        cls.check_open_unique(traces)
+
+    @classmethod
+    def check_open_unique(cls, traces):
+        "Check one open trace at most per prospect and business unit"
+        opened = [t for t in traces if t.state == 'open']
+        for sub_traces in grouped_slice(opened):
+            sub_traces = list(sub_traces)
+            keys = {(t.prospect, t.business_unit) for t in sub_traces}
+            with without_check_access():
+                others = cls.search([
+                        ('prospect', 'in', [t.prospect.id for t in sub_traces]),
+                        ('state', '=', 'open'),
+                        ])
+            seen = defaultdict(list)
+            for other in others:
+                key = (other.prospect, other.business_unit)
+                if key in keys:
+                    seen[key].append(other)
+            for (prospect, business_unit), duplicates in seen.items():
+                if len(duplicates) > 1:
+                    raise TraceValidationError(gettext(
+                            'sale_opportunity_management'
+                            '.msg_trace_open_unique',
+                            prospect=prospect.rec_name,
+                            business_unit=(
+                                business_unit.rec_name if business_unit
+                                else '')))
+
+    @classmethod
+    def check_modification(cls, mode, traces, values=None, external=False):
+        super().check_modification(
+            mode, traces, values=values, external=external)
+        if mode == 'delete':
+            for trace in traces:
+                if trace.calls:
+                    raise DeletionError(gettext(
+                            'sale_opportunity_management'
+                            '.msg_trace_delete_with_calls',
+                            trace=trace.rec_name))
+        if mode == 'write' and 'prospect' in values:
+            for trace in traces:
+                if trace.calls and trace.prospect.id != values['prospect']:
+                    raise TraceValidationError(gettext(
+                            'sale_opportunity_management'
+                            '.msg_trace_change_prospect',
+                            trace=trace.rec_name))
+
+    @classmethod
+    def copy(cls, traces, default=None):
+        default = default.copy() if default is not None else {}
+        default.setdefault('calls', None)
+        default.setdefault('next_call', None)
+        default.setdefault('next_call_note', None)
+        return super().copy(traces, default=default)
+
+    @classmethod
+    @ModelView.button
+    @Workflow.transition('closed')
+    def close(cls, traces):
+        cls.write(traces, {'next_call': None})
+
+    @classmethod
+    @ModelView.button
+    @Workflow.transition('open')
+    def reopen(cls, traces):
+        pass
+
+    def schedule_after_call(self, call):
+        """Return the next call to schedule after the call when the operator
+        gave none: a retry after a missed call, else nothing"""
+        pool = Pool()
+        Configuration = pool.get('sale.prospect.configuration')
+        Date = pool.get('ir.date')
+        config = Configuration(1)
+        if call.interest != '0' or not config.missed_call_retry:
+            return None
+        if call.date < Date.today():
+            # Logging a past call is no reason to call again
+            return None
+        missed = 0
+        for other in self.calls:
+            if other.interest != '0':
+                break
+            missed += 1
+        if config.max_missed_calls and missed >= config.max_missed_calls:
+            return None
+        return dt.datetime.now().replace(microsecond=0) + config.missed_call_retry
+
+
+class Call(ModelSQL, ModelView):
+    __name__ = 'sale.call'
+
+    prospect_trace = fields.Many2One(
+        'sale.prospect_trace', "Trace", required=True, ondelete='RESTRICT',
+        domain=[
+            If(Eval('id', -1) < 0,
+                ('state', '=', 'open'),
+                ()),
+            ])
+    prospect = fields.Function(
+        fields.Many2One('sale.prospect', "Prospect"),
+        'get_trace_fields', searcher='search_trace_field')
+    date = fields.Date("Date", required=True)
+    description = fields.Text("Description")
+    interest = fields.Selection(
+        CALL_INTERESTS, "Interest", required=True, sort=False)
+    interest_string = interest.translated('interest')
+    call_type = fields.Selection([
+            (None, ""),
+            ('first_call', "First Call"),
+            ('followup_call', "Follow-up Call"),
+            ], "Call Type", sort=False,
+        help="Leave empty to deduce it from the calls of the trace.")
+    call_result = fields.Function(fields.Selection([
+                ('missed_call', "Missed Call"),
+                ('answered_call', "Answered Call"),
+                ], "Result"))
+    operator = fields.Many2One(
+        'res.user', "Operator", ondelete='RESTRICT',
+        states={
+            'readonly': True,
+            })
+    business_unit = fields.Function(
+        fields.Many2One('sale.business_unit', "Business Unit"),
+        'get_trace_fields', searcher='search_trace_field')
+    contact_method = fields.Many2One(
+        'prospect.contact_method', "Contact Method", ondelete='SET NULL',
+        domain=[
+            ('prospect', '=', Eval('prospect', -1)),
+            ],
+        help="The number or address used.")
+    duration = fields.TimeDelta("Duration")
+    company = fields.Many2One(
+        'company.company', "Company", ondelete='RESTRICT')
+
+    @classmethod
+    def __setup__(cls):
+        super().__setup__()
+        t = cls.__table__()
+        cls._sql_indexes.update({
+                Index(
+                    t, (t.prospect_trace, Index.Range()),
+                    (t.date, Index.Range())),
+                Index(t, (t.date, Index.Range())),
+                Index(
+                    t, (t.operator, Index.Range()),
+                    (t.date, Index.Range())),
+                })
+        cls._order = [
+            ('date', 'DESC'),
+            ('id', 'DESC'),
+            ]
+
+    @classmethod
+    def default_date(cls):
+        return Pool().get('ir.date').today()
+
+    @classmethod
+    def default_operator(cls):
+        return Transaction().user or None
+
+    @classmethod
+    def default_company(cls):
+        return Transaction().context.get('company')
+
+    @classmethod
+    def column_call_result(cls, tables):
+        table, _ = tables[None]
+        return Case(
+            (table.interest == '0', Literal('missed_call')),
+            else_=Literal('answered_call'))
+
+    @fields.depends('prospect_trace', 'contact_method')
+    def on_change_prospect_trace(self):
+        if self.prospect_trace:
+            self.prospect = self.prospect_trace.prospect
+            self.business_unit = self.prospect_trace.business_unit
+            if not self.contact_method:
+                self.contact_method = self.prospect_trace.prospect_contact
+            if self.prospect_trace.company:
+                self.company = self.prospect_trace.company
+        else:
+            self.prospect = self.business_unit = None
+
+    @fields.depends('interest')
+    def on_change_with_call_result(self, name=None):
+        if self.interest:
+            return 'missed_call' if self.interest == '0' else 'answered_call'
+
+    def get_rec_name(self, name):
+        return '%s @ %s' % (self.prospect_trace.rec_name, self.date)
+
+    @classmethod
+    def search_rec_name(cls, name, clause):
+        return [('prospect_trace.rec_name',) + tuple(clause[1:])]
+
+    @classmethod
+    def get_trace_fields(cls, calls, names):
+        pool = Pool()
+        Trace = pool.get('sale.prospect_trace')
+        call = cls.__table__()
+        trace = Trace.__table__()
+        cursor = Transaction().connection.cursor()
+        columns = {
+            'prospect': trace.prospect,
+            'business_unit': trace.business_unit,
+            }
+        result = {n: dict.fromkeys(map(int, calls)) for n in names}
+        for sub_ids in grouped_slice(list(map(int, calls))):
+            cursor.execute(*call.join(
+                    trace, condition=call.prospect_trace == trace.id
+                    ).select(
+                    call.id, *(columns[n] for n in names),
+                    where=reduce_ids(call.id, sub_ids)))
+            for call_id, *values in cursor:
+                for name, value in zip(names, values):
+                    result[name][call_id] = value
+        return result
+
+    @classmethod
+    def search_trace_field(cls, name, clause):
+        nested = clause[0][len(name):]
+        return [('prospect_trace.' + name + nested, *clause[1:])]
+
+    @classmethod
+    def preprocess_values(cls, mode, values):
+        pool = Pool()
+        Trace = pool.get('sale.prospect_trace')
+        values = super().preprocess_values(mode, values)
+        if mode == 'create' and values.get('prospect_trace'):
+            trace = Trace(values['prospect_trace'])
+            if 'contact_method' not in values and trace.prospect_contact:
+                values['contact_method'] = trace.prospect_contact.id
+            if not values.get('company') and trace.company:
+                values['company'] = trace.company.id
+        return values
+
+    @classmethod
+    def check_modification(cls, mode, calls, values=None, external=False):
+        super().check_modification(
+            mode, calls, values=values, external=external)
+        if mode == 'create':
+            cls.check_trace_open(calls)
+        elif mode == 'write':
+            if 'prospect_trace' in values:
+                cls.check_trace_open(calls)
+            if external and not is_prospect_admin():
+                cls.check_operator_write(calls, values)
+        elif mode == 'delete':
+            if external and not is_prospect_admin():
+                raise DeletionError(gettext(
+                        'sale_opportunity_management.msg_call_delete',
+                        call=calls[0].rec_name))
+
+    @classmethod
+    def check_trace_open(cls, calls):
+        for call in calls:
+            if call.prospect_trace.state == 'closed':
+                raise CallValidationError(gettext(
+                        'sale_opportunity_management.msg_call_trace_closed',
+                        trace=call.prospect_trace.rec_name))
+
+    @classmethod
+    def check_operator_write(cls, calls, values):
+        "Let operators complete only the description of their own calls"
+        user = Transaction().user
+        protected = values.keys() - {'description'}
+        for call in calls:
+            if protected or call.operator.id != user:
+                raise CallAccessError(gettext(
+                        'sale_opportunity_management.msg_call_write',
+                        call=call.rec_name,
+                        fields=', '.join(sorted(
+                                cls._fields[f].string
+                                for f in (protected or {'description'})))))
+
+    @classmethod
+    def on_modification(cls, mode, calls, field_names=None):
+        super().on_modification(mode, calls, field_names=field_names)
+        if mode == 'create':
+            with without_check_access():
+                cls.set_call_type(calls)
+                cls.update_traces(calls)
+                cls.qualify_prospects(calls)
+
+    @classmethod
+    def set_call_type(cls, calls):
+        """Fill the empty call types: first call for the first call of its
+        trace, else follow-up call"""
+        call = cls.__table__()
+        cursor = Transaction().connection.cursor()
+        untyped = [c for c in calls if not c.call_type]
+        if not untyped:
+            return
+        first = {}
+        for sub_calls in grouped_slice(untyped):
+            cursor.execute(*call.select(
+                    call.prospect_trace, Min(call.id),
+                    where=reduce_ids(
+                        call.prospect_trace,
+                        {c.prospect_trace.id for c in sub_calls}),
+                    group_by=[call.prospect_trace]))
+            first.update(cursor)
+        firsts = [c for c in untyped if first[c.prospect_trace.id] == c.id]
+        followups = [c for c in untyped if c not in firsts]
+        to_write = []
+        if firsts:
+            to_write.extend((firsts, {'call_type': 'first_call'}))
+        if followups:
+            to_write.extend((followups, {'call_type': 'followup_call'}))
+        cls.write(*to_write)
+
+    @classmethod
+    def update_traces(cls, calls):
+        """Clear the next call of the traces called, or schedule the retry
+        of a missed call"""
+        pool = Pool()
+        Trace = pool.get('sale.prospect_trace')
+        latest = {}
+        for call in sorted(calls, key=lambda c: (c.date, c.id)):
+            latest[call.prospect_trace] = call
+        to_write = defaultdict(list)
+        for trace, call in latest.items():
+            to_write[trace.schedule_after_call(call)].append(trace)
+        Trace.write(*(x for next_call, traces in to_write.items()
+                for x in (traces, {'next_call': next_call})))
+
+    @classmethod
+    def qualify_prospects(cls, calls):
+        "Qualify the leads on their first answered call"
+        pool = Pool()
+        Prospect = pool.get('sale.prospect')
+        leads = {c.prospect_trace.prospect for c in calls
+            if c.interest != '0'
+            and c.prospect_trace.prospect.stage == 'lead'}
+        if leads:
+            Prospect.qualify(list(leads))
+
+    @classmethod
+    def copy(cls, calls, default=None):
+        default = default.copy() if default is not None else {}
+        default.setdefault('operator')
+        return super().copy(calls, default=default)

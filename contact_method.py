@@ -1,0 +1,204 @@
+# This file is part of sale_opportunity_management.  The COPYRIGHT file at
+# the top level of this repository contains the full copyright notices and
+# license terms.
+import re
+
+import phonenumbers
+from phonenumbers import NumberParseException, PhoneNumberFormat
+
+from trytond.i18n import gettext
+from trytond.model import (
+    DeactivableMixin, Index, ModelSQL, ModelView, fields, sequence_ordered)
+from trytond.pool import Pool
+from trytond.pyson import Eval
+from trytond.tools.email_ import (
+    EmailNotValidError, normalize_email, validate_email)
+
+from .exceptions import ContactMethodValidationError
+
+CONTACT_TYPES = [
+    ('phone', "Phone"),
+    ('mobile', "Mobile"),
+    ('mail', "E-Mail"),
+    ('website', "Website"),
+    ('whatsapp', "WhatsApp"),
+    ('other', "Other"),
+    ]
+PHONE_TYPES = {'phone', 'mobile', 'whatsapp'}
+
+
+def default_phone_country():
+    "Return the code of the configured country for national numbers"
+    Configuration = Pool().get('sale.prospect.configuration')
+    country = Configuration(1).default_country
+    return country.code if country else None
+
+
+def parse_phone(value, country_code=None):
+    "Return the valid phone number of value or None"
+    try:
+        # The country is ignored when the value has an international prefix
+        number = phonenumbers.parse(value, country_code)
+    except NumberParseException:
+        return None
+    if phonenumbers.is_valid_number(number):
+        return number
+
+
+def digits(value):
+    return re.sub(r'\D', '', value or '')
+
+
+def compact_phone(value, country_code=None):
+    "Return the E.164 form of a valid phone number, else its digits"
+    number = parse_phone(value, country_code)
+    if number:
+        return phonenumbers.format_number(number, PhoneNumberFormat.E164)
+    return digits(value)
+
+
+def phone_search_values(value, country_code=None):
+    """Return the compact values under which the phone number typed in a
+    search may have been stored"""
+    values = set()
+    number = parse_phone(value, country_code)
+    if number:
+        values.add(phonenumbers.format_number(number, PhoneNumberFormat.E164))
+        values.add(phonenumbers.national_significant_number(number))
+    if digits(value):
+        values.add(digits(value))
+    return values
+
+
+class ContactMethod(
+        DeactivableMixin, sequence_ordered(), ModelSQL, ModelView):
+    __name__ = 'prospect.contact_method'
+    _rec_name = 'value'
+
+    prospect = fields.Many2One(
+        'sale.prospect', "Prospect", required=True, ondelete='CASCADE')
+    contact_type = fields.Selection(
+        CONTACT_TYPES, "Type", required=True, sort=False)
+    contact_type_string = contact_type.translated('contact_type')
+    value = fields.Char("Value", required=True)
+    value_compact = fields.Char("Value Compact", readonly=True)
+    invalid_phone = fields.Boolean(
+        "Invalid Number", readonly=True,
+        states={
+            'invisible': ~Eval('invalid_phone', False),
+            },
+        help="The phone number could not be recognised: "
+        "it is kept as typed.")
+    name = fields.Char("Contact Person")
+    job = fields.Char("Position")
+    url = fields.Function(fields.Char(
+            "URL",
+            states={
+                'invisible': ~Eval('url'),
+                }),
+        'on_change_with_url')
+
+    @classmethod
+    def __setup__(cls):
+        cls.value.search_unaccented = False
+        cls.value_compact.search_unaccented = False
+        super().__setup__()
+        cls.__access__.add('prospect')
+        t = cls.__table__()
+        cls._sql_indexes.update({
+                Index(t, (t.value_compact, Index.Equality())),
+                Index(t, (t.prospect, Index.Range())),
+                })
+
+    @classmethod
+    def default_contact_type(cls):
+        return 'mobile'
+
+    def get_rec_name(self, name):
+        value = self.value
+        if self.name:
+            value = '%s <%s>' % (self.name, value)
+        return value
+
+    @classmethod
+    def search_rec_name(cls, name, clause):
+        if clause[1].startswith('!') or clause[1].startswith('not '):
+            bool_op = 'AND'
+        else:
+            bool_op = 'OR'
+        return [bool_op,
+            ('value',) + tuple(clause[1:]),
+            ('value_compact',) + tuple(clause[1:]),
+            ('name',) + tuple(clause[1:]),
+            ]
+
+    @fields.depends('contact_type', 'value_compact', 'value')
+    def on_change_with_url(self, name=None):
+        value = self.value_compact or self.value
+        if not value:
+            return
+        if self.contact_type in {'phone', 'mobile'}:
+            return 'tel:%s' % value
+        elif self.contact_type == 'whatsapp':
+            return 'https://wa.me/%s' % digits(value)
+        elif self.contact_type == 'mail':
+            return 'mailto:%s' % self.value
+        elif self.contact_type == 'website':
+            if '://' not in self.value:
+                return 'https://%s' % self.value
+            return self.value
+
+    @fields.depends('contact_type', 'value')
+    def on_change_value(self):
+        self.value, self.value_compact, self.invalid_phone = (
+            self._normalised())
+
+    def _normalised(self):
+        "Return the value to keep, its compact form and the phone flag"
+        value = self.value
+        if not value:
+            return value, None, False
+        value = value.strip()
+        if self.contact_type in PHONE_TYPES:
+            country_code = default_phone_country()
+            number = parse_phone(value, country_code)
+            if number:
+                value = phonenumbers.format_number(
+                    number, PhoneNumberFormat.INTERNATIONAL)
+            return value, compact_phone(value, country_code), not number
+        elif self.contact_type == 'mail':
+            return value, normalize_email(value).lower(), False
+        return value, value.lower(), False
+
+    def compute_fields(self, field_names=None):
+        values = super().compute_fields(field_names=field_names)
+        if field_names is None or {'value', 'contact_type'} & field_names:
+            if getattr(self, 'value', None) is not None:
+                value, compact, invalid = self._normalised()
+                if self.value != value:
+                    values['value'] = value
+                if getattr(self, 'value_compact', None) != compact:
+                    values['value_compact'] = compact
+                if getattr(self, 'invalid_phone', None) != invalid:
+                    values['invalid_phone'] = invalid
+        return values
+
+    @classmethod
+    def validate_fields(cls, methods, field_names):
+        super().validate_fields(methods, field_names)
+        cls.check_mail(methods, field_names)
+
+    @classmethod
+    def check_mail(cls, methods, field_names=None):
+        if field_names and not (field_names & {'contact_type', 'value'}):
+            return
+        for method in methods:
+            if method.contact_type != 'mail':
+                continue
+            try:
+                validate_email(method.value)
+            except EmailNotValidError as exception:
+                raise ContactMethodValidationError(gettext(
+                        'sale_opportunity_management.msg_invalid_mail',
+                        value=method.value,
+                        prospect=method.prospect.rec_name)) from exception

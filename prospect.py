@@ -1,0 +1,517 @@
+# This file is part of sale_opportunity_management.  The COPYRIGHT file at
+# the top level of this repository contains the full copyright notices and
+# license terms.
+import re
+import unicodedata
+from collections import defaultdict
+
+from sql import Window
+from sql.functions import RowNumber
+
+from trytond.i18n import gettext
+from trytond.model import (
+    ChatMixin, DeactivableMixin, Index, ModelSQL, ModelView, Unique, Workflow,
+    fields)
+from trytond.pool import Pool
+from trytond.pyson import Bool, Eval, If
+from trytond.tools import grouped_slice, reduce_ids
+from trytond.transaction import Transaction, without_check_access
+
+from .common import INTERESTS
+from .contact_method import default_phone_country, phone_search_values
+from .exceptions import (
+    DeletionError, DuplicateProspectWarning, LifecycleError)
+
+# Legal forms left out when names are compared for duplicates
+LEGAL_FORMS = {
+    'sas', 'sa', 'ltda', 'ltd', 'llc', 'inc', 'srl', 'sl', 'gmbh', 'eu',
+    'scs', 'sca', 'ooo', 'ооо', 'оао', 'зао', 'co', 'corp', 'plc',
+    }
+
+
+def name_key(name):
+    """Return the form of a business name used to detect duplicates:
+    case, accents, punctuation, spacing and legal forms ignored"""
+    name = unicodedata.normalize('NFKD', (name or '').casefold())
+    name = ''.join(c for c in name if not unicodedata.combining(c))
+    name = re.sub(r'[.\-]', '', name)
+    words = [w for w in re.split(r'\W+', name) if w]
+    return ''.join(w for w in words if w not in LEGAL_FORMS) or None
+
+
+class BusinessUnit(DeactivableMixin, ModelSQL, ModelView):
+    __name__ = 'sale.business_unit'
+
+    name = fields.Char("Name", required=True, translate=True)
+    code = fields.Char("Code")
+
+    @classmethod
+    def __setup__(cls):
+        cls.code.search_unaccented = False
+        super().__setup__()
+        t = cls.__table__()
+        cls._sql_constraints = [
+            ('code_unique', Unique(t, t.code),
+                'sale_opportunity_management.msg_business_unit_code_unique'),
+            ]
+        cls._order.insert(0, ('name', 'ASC'))
+
+
+class Prospect(
+        DeactivableMixin, Workflow, ModelSQL, ModelView, ChatMixin):
+    __name__ = 'sale.prospect'
+    _transition_state = 'stage'
+
+    name = fields.Char("Name", required=True, help="The business name.")
+    name_key = fields.Char("Name Key", readonly=True)
+    city = fields.Char("City")
+    country = fields.Many2One('country.country', "Country")
+    subdivision = fields.Many2One(
+        'country.subdivision', "Subdivision",
+        domain=[
+            If(Eval('country'),
+                ('country', '=', Eval('country', -1)),
+                ()),
+            ])
+    address = fields.Text("Address")
+    contact_methods = fields.One2Many(
+        'prospect.contact_method', 'prospect', "Contact Methods")
+    party = fields.Many2One(
+        'party.party', "Party", ondelete='RESTRICT',
+        context={
+            'company': Eval('company', -1),
+            },
+        depends={'company'},
+        help="The party related to the prospect.")
+    business_unit = fields.Many2One(
+        'sale.business_unit', "Business Unit", ondelete='RESTRICT')
+    assigned_operator = fields.Many2One(
+        'res.user', "Assigned Operator", ondelete='RESTRICT',
+        states={
+            'readonly': True,
+            })
+    state = fields.Selection([
+            ('unassigned', "Unassigned"),
+            ('assigned', "Assigned"),
+            ], "State", required=True, sort=False,
+        states={
+            'readonly': True,
+            })
+    stage = fields.Selection([
+            ('lead', "Lead"),
+            ('qualified', "Qualified"),
+            ('agreement', "Agreement"),
+            ('customer', "Customer"),
+            ('lost', "Lost"),
+            ], "Stage", required=True, readonly=True, sort=False)
+    lost_reason = fields.Char(
+        "Reason for Loss",
+        states={
+            'invisible': Eval('stage') == 'customer',
+            'readonly': Eval('stage') == 'lost',
+            },
+        help="Why the prospect was lost.")
+    traces = fields.One2Many(
+        'sale.prospect_trace', 'prospect', "Traces")
+    current_interest = fields.Function(fields.Selection(
+            INTERESTS, "Current Interest",
+            help="The interest shown on the latest call."),
+        'get_current_interest')
+    answers = fields.Many2Many(
+        'sale.prospect-sale.prospect.question.answer', 'prospect', 'answer',
+        "Answers")
+    segments = fields.Function(fields.Many2Many(
+            'sale.prospect.segment', None, None, "Segments",
+            help="The segments matching the answers."),
+        'get_segments')
+    categories = fields.Many2Many(
+        'sale.prospect-party.category', 'prospect', 'category',
+        "Categories")
+    duplicates = fields.Function(fields.Many2Many(
+            'sale.prospect', None, None, "Possible Duplicates",
+            help="Active prospects with the same name "
+            "or sharing a contact value."),
+        'get_duplicates')
+    comment = fields.Text("Comment")
+    company = fields.Many2One(
+        'company.company', "Company", ondelete='RESTRICT')
+
+    @classmethod
+    def __setup__(cls):
+        super().__setup__()
+        t = cls.__table__()
+        cls._sql_indexes.update({
+                Index(t, (t.name_key, Index.Equality())),
+                Index(
+                    t,
+                    (t.assigned_operator, Index.Range()),
+                    (t.state, Index.Equality(cardinality='low'))),
+                Index(
+                    t, (t.state, Index.Equality(cardinality='low')),
+                    where=t.state == 'unassigned'),
+                })
+        cls._order.insert(0, ('name', 'ASC'))
+        cls._transitions |= {
+            ('lead', 'qualified'),
+            ('qualified', 'agreement'),
+            ('agreement', 'customer'),
+            ('lead', 'lost'),
+            ('qualified', 'lost'),
+            ('agreement', 'lost'),
+            ('lost', 'qualified'),
+            }
+        cls._buttons.update({
+                'qualify': {
+                    'invisible': Eval('stage') != 'lead',
+                    'depends': ['stage'],
+                    },
+                'sign_agreement': {
+                    'invisible': Eval('stage') != 'qualified',
+                    'depends': ['stage'],
+                    },
+                'make_customer': {
+                    'invisible': Eval('stage') != 'agreement',
+                    'depends': ['stage'],
+                    },
+                'lose': {
+                    'invisible': ~Eval('stage').in_(
+                        ['lead', 'qualified', 'agreement']),
+                    'depends': ['stage'],
+                    },
+                'reopen': {
+                    'invisible': Eval('stage') != 'lost',
+                    'depends': ['stage'],
+                    },
+                'create_party': {
+                    'invisible': Bool(Eval('party')),
+                    'depends': ['party'],
+                    },
+                })
+
+    @classmethod
+    def default_state(cls):
+        return 'unassigned'
+
+    @classmethod
+    def default_stage(cls):
+        return 'lead'
+
+    @classmethod
+    def default_company(cls):
+        return Transaction().context.get('company')
+
+    @fields.depends('country', 'subdivision')
+    def on_change_country(self):
+        if (self.subdivision
+                and self.subdivision.country != self.country):
+            self.subdivision = None
+
+    @classmethod
+    def search_rec_name(cls, name, clause):
+        _, operator, value = clause[:3]
+        if operator.startswith('!') or operator.startswith('not '):
+            bool_op = 'AND'
+        else:
+            bool_op = 'OR'
+        domain = [bool_op,
+            ('name', operator, value),
+            ('contact_methods.value', operator, value),
+            ]
+        if isinstance(value, str) and operator in {'ilike', 'like', '='}:
+            typed = value.strip('%')
+            compacts = phone_search_values(typed, default_phone_country())
+            compacts.add(typed.lower())
+            domain.append(('contact_methods.value_compact', 'in', compacts))
+        return domain
+
+    @classmethod
+    def preprocess_values(cls, mode, values):
+        values = super().preprocess_values(mode, values)
+        if 'assigned_operator' in values:
+            values['state'] = (
+                'assigned' if values['assigned_operator'] else 'unassigned')
+        if mode == 'create':
+            values.setdefault('assigned_operator', cls._creator_operator())
+            if values['assigned_operator']:
+                values['state'] = 'assigned'
+        if 'name' in values:
+            values['name_key'] = name_key(values['name'])
+        return values
+
+    @classmethod
+    def _creator_operator(cls):
+        "Return the user to assign new prospects to, if any"
+        pool = Pool()
+        Configuration = pool.get('sale.prospect.configuration')
+        User = pool.get('res.user')
+        ModelData = pool.get('ir.model.data')
+        transaction = Transaction()
+        if not transaction.user or not Configuration(1).auto_assign_creator:
+            return
+        groups = set(User.get_groups())
+        operator = ModelData.get_id(
+            'sale_opportunity_management', 'group_prospect_operator')
+        admin = ModelData.get_id(
+            'sale_opportunity_management', 'group_prospect_admin')
+        if operator in groups and admin not in groups:
+            return transaction.user
+
+    @classmethod
+    def _latest_calls(cls, key):
+        """Return a query of the calls numbered from the latest one
+        (latest date, then highest id) for each value of the key column"""
+        pool = Pool()
+        Call = pool.get('sale.call')
+        Trace = pool.get('sale.prospect_trace')
+        call = Call.__table__()
+        trace = Trace.__table__()
+        columns = {'trace': call.prospect_trace, 'prospect': trace.prospect}
+        column = columns[key]
+        window = Window(
+            [column], order_by=[call.date.desc, call.id.desc])
+        return call.join(trace, condition=call.prospect_trace == trace.id
+            ).select(
+                column.as_('key'),
+                call.interest.as_('interest'),
+                RowNumber(window=window).as_('rank'))
+
+    @classmethod
+    def get_current_interest(cls, prospects, name):
+        cursor = Transaction().connection.cursor()
+        interests = dict.fromkeys(map(int, prospects))
+        for sub_ids in grouped_slice(interests):
+            latest = cls._latest_calls('prospect')
+            cursor.execute(*latest.select(
+                    latest.key, latest.interest,
+                    where=reduce_ids(latest.key, sub_ids)
+                    & (latest.rank == 1)))
+            interests.update(cursor)
+        return interests
+
+    @classmethod
+    def get_segments(cls, prospects, name):
+        pool = Pool()
+        Segment = pool.get('sale.prospect.segment')
+        segments = Segment.search([])
+        return {
+            p.id: [s.id for s in segments if s.match(p)] for p in prospects}
+
+    @classmethod
+    @without_check_access
+    def _duplicates(cls, prospects):
+        """Return for each prospect the other active prospects with the same
+        name key or sharing a contact value, whatever the record rules"""
+        pool = Pool()
+        ContactMethod = pool.get('prospect.contact_method')
+        result = defaultdict(set)
+        by_key = defaultdict(set)
+        for prospect in prospects:
+            if prospect.name_key:
+                by_key[prospect.name_key].add(prospect.id)
+        for others in grouped_slice(cls.search([
+                        ('name_key', 'in', list(by_key)),
+                        ])):
+            for other in others:
+                for prospect_id in by_key[other.name_key]:
+                    result[prospect_id].add(other.id)
+        by_compact = defaultdict(set)
+        for method in ContactMethod.search([
+                    ('prospect', 'in', [p.id for p in prospects]),
+                    ('value_compact', '!=', None),
+                    ('value_compact', '!=', ''),
+                    ]):
+            by_compact[method.value_compact].add(method.prospect.id)
+        for compacts in grouped_slice(list(by_compact)):
+            for method in ContactMethod.search([
+                        ('value_compact', 'in', list(compacts)),
+                        ('prospect.active', '=', True),
+                        ]):
+                for prospect_id in by_compact[method.value_compact]:
+                    result[prospect_id].add(method.prospect.id)
+        return {
+            p.id: sorted(result[p.id] - {p.id}) for p in prospects}
+
+    @classmethod
+    def get_duplicates(cls, prospects, name):
+        return cls._duplicates(prospects)
+
+    @classmethod
+    def check_duplicates(cls, prospects):
+        "Warn about the possible duplicates of the prospects"
+        pool = Pool()
+        Warning = pool.get('res.user.warning')
+        duplicates = cls._duplicates(prospects)
+        ids = {i for d in duplicates.values() for i in d}
+        if not ids:
+            return
+        with without_check_access():
+            names = {p.id: p.rec_name for p in cls.browse(list(ids))}
+        for prospect in prospects:
+            if not duplicates[prospect.id]:
+                continue
+            key = Warning.format('prospect_duplicate', [prospect])
+            if Warning.check(key):
+                raise DuplicateProspectWarning(key, gettext(
+                        'sale_opportunity_management.msg_prospect_duplicate',
+                        prospect=prospect.rec_name,
+                        duplicates=', '.join(
+                            names[i] for i in duplicates[prospect.id])))
+
+    @classmethod
+    def on_modification(cls, mode, prospects, field_names=None):
+        super().on_modification(mode, prospects, field_names=field_names)
+        if mode == 'create' or (
+                mode == 'write' and {'name', 'answers'} & field_names):
+            cls.apply_segments(prospects)
+        if mode == 'create' or (mode == 'write' and 'name' in field_names):
+            cls.check_duplicates(prospects)
+
+    @classmethod
+    def apply_segments(cls, prospects):
+        """Set the categories of the matching segments, remove those of the
+        segments no longer matched and fill an empty business unit"""
+        pool = Pool()
+        Segment = pool.get('sale.prospect.segment')
+        with without_check_access():
+            segments = Segment.search([])
+        if not segments:
+            return
+        segment_categories = {s.category for s in segments if s.category}
+        to_write = []
+        for prospect in prospects:
+            matching = [s for s in segments if s.match(prospect)]
+            categories = set(prospect.categories) - segment_categories
+            categories |= {s.category for s in matching if s.category}
+            values = {}
+            if categories != set(prospect.categories):
+                values['categories'] = [
+                    ('remove', [c.id for c in prospect.categories]),
+                    ('add', [c.id for c in categories]),
+                    ]
+            if not prospect.business_unit:
+                for segment in matching:
+                    if segment.business_unit:
+                        values['business_unit'] = segment.business_unit.id
+                        break
+            if values:
+                to_write.extend(([prospect], values))
+        if to_write:
+            with without_check_access():
+                cls.write(*to_write)
+
+    @classmethod
+    def check_modification(
+            cls, mode, prospects, values=None, external=False):
+        super().check_modification(
+            mode, prospects, values=values, external=external)
+        if mode == 'delete':
+            pool = Pool()
+            Call = pool.get('sale.call')
+            for sub_prospects in grouped_slice(prospects):
+                with without_check_access():
+                    calls = Call.search([
+                            ('prospect_trace.prospect', 'in',
+                                [p.id for p in sub_prospects]),
+                            ], limit=1)
+                if calls:
+                    call, = calls
+                    raise DeletionError(gettext(
+                            'sale_opportunity_management'
+                            '.msg_prospect_delete_with_calls',
+                            prospect=call.prospect_trace.prospect.rec_name))
+
+    @classmethod
+    def copy(cls, prospects, default=None):
+        default = default.copy() if default is not None else {}
+        default.setdefault('traces', None)
+        default.setdefault('assigned_operator', None)
+        default.setdefault('state', 'unassigned')
+        default.setdefault('party', None)
+        default.setdefault('lost_reason', None)
+        return super().copy(prospects, default=default)
+
+    @classmethod
+    @ModelView.button
+    @Workflow.transition('qualified')
+    def qualify(cls, prospects):
+        pass
+
+    @classmethod
+    @ModelView.button
+    @Workflow.transition('agreement')
+    def sign_agreement(cls, prospects):
+        cls.create_party(prospects)
+
+    @classmethod
+    @ModelView.button
+    @Workflow.transition('customer')
+    def make_customer(cls, prospects):
+        pass
+
+    @classmethod
+    @ModelView.button
+    @Workflow.transition('lost')
+    def lose(cls, prospects):
+        for prospect in prospects:
+            if not prospect.lost_reason:
+                raise LifecycleError(gettext(
+                        'sale_opportunity_management'
+                        '.msg_prospect_lost_reason_required',
+                        prospect=prospect.rec_name))
+
+    @classmethod
+    @ModelView.button
+    @Workflow.transition('qualified')
+    def reopen(cls, prospects):
+        pass
+
+    @classmethod
+    @ModelView.button
+    def create_party(cls, prospects):
+        "Create and link a party for the prospects without one"
+        pool = Pool()
+        Party = pool.get('party.party')
+        prospects = [p for p in prospects if not p.party]
+        parties = [p._party() for p in prospects]
+        Party.save(parties)
+        for prospect, party in zip(prospects, parties):
+            prospect.party = party
+        cls.save(prospects)
+
+    def _party(self):
+        "Return a new party built from the prospect"
+        pool = Pool()
+        Party = pool.get('party.party')
+        Address = pool.get('party.address')
+        ContactMechanism = pool.get('party.contact_mechanism')
+        party = Party(name=self.name)
+        party.addresses = [Address(
+                street=self.address, city=self.city,
+                subdivision=self.subdivision, country=self.country)]
+        types = {
+            'mail': 'email', 'mobile': 'mobile', 'whatsapp': 'mobile',
+            'phone': 'phone', 'website': 'website', 'other': 'other',
+            }
+        # Unrecognised numbers would be refused by the party
+        party.contact_mechanisms = [
+            ContactMechanism(
+                type='other' if m.invalid_phone else types[m.contact_type],
+                value=m.value, name=m.name)
+            for m in self.contact_methods]
+        party.categories = self.categories
+        return party
+
+
+class ProspectCategory(ModelSQL):
+    __name__ = 'sale.prospect-party.category'
+
+    prospect = fields.Many2One(
+        'sale.prospect', "Prospect", required=True, ondelete='CASCADE')
+    category = fields.Many2One(
+        'party.category', "Category", required=True, ondelete='CASCADE')
+
+    @classmethod
+    def __setup__(cls):
+        super().__setup__()
+        cls.__access__.add('prospect')
+
