@@ -16,10 +16,13 @@ from trytond.pool import Pool
 from trytond.pyson import Eval, If
 from trytond.tools import grouped_slice, reduce_ids
 from trytond.transaction import Transaction, without_check_access
+from trytond.wizard import (
+    Button, StateAction, StateTransition, StateView, Wizard)
 
 from .common import INTERESTS, is_prospect_admin
 from .exceptions import (
-    CallAccessError, CallValidationError, DeletionError, TraceValidationError)
+    CallAccessError, CallValidationError, DeletionError, NoPendingCallError,
+    TraceValidationError)
 
 CALL_INTERESTS = [i for i in INTERESTS if i[0] is not None]
 
@@ -106,6 +109,10 @@ class ProspectTrace(Workflow, ModelSQL, ModelView, ChatMixin):
                     },
                 'reopen': {
                     'invisible': Eval('state') != 'closed',
+                    'depends': ['state'],
+                    },
+                'make_call': {
+                    'invisible': Eval('state') != 'open',
                     'depends': ['state'],
                     },
                 })
@@ -326,6 +333,11 @@ class ProspectTrace(Workflow, ModelSQL, ModelView, ChatMixin):
     @ModelView.button
     @Workflow.transition('open')
     def reopen(cls, traces):
+        pass
+
+    @classmethod
+    @ModelView.button_action('sale_opportunity_management.wizard_make_call')
+    def make_call(cls, traces):
         pass
 
     def schedule_after_call(self, call):
@@ -604,3 +616,123 @@ class Call(ModelSQL, ModelView):
         default = default.copy() if default is not None else {}
         default.setdefault('operator')
         return super().copy(calls, default=default)
+
+
+class MakeCallStart(ModelView):
+    __name__ = 'sale.prospect_trace.make_call.start'
+
+    prospect = fields.Many2One('sale.prospect', "Prospect", readonly=True)
+    interest = fields.Selection(
+        CALL_INTERESTS, "Interest", required=True, sort=False)
+    description = fields.Text("Description")
+    call_type = fields.Selection(
+        'get_call_types', "Call Type",
+        help="Leave empty to deduce it from the calls of the trace.")
+    contact_method = fields.Many2One(
+        'prospect.contact_method', "Contact Method",
+        domain=[
+            ('prospect', '=', Eval('prospect', -1)),
+            ])
+    duration = fields.TimeDelta("Duration")
+    next_call = fields.DateTime(
+        "Next Call",
+        help="Leave empty when no call is planned.")
+    next_call_note = fields.Char(
+        "Next Call Note",
+        states={
+            'invisible': ~Eval('next_call'),
+            })
+    close_trace = fields.Boolean(
+        "Close Trace", help="Check when the trace needs no more calls.")
+
+    @classmethod
+    def get_call_types(cls):
+        pool = Pool()
+        Call = pool.get('sale.call')
+        return Call.fields_get(['call_type'])['call_type']['selection']
+
+
+class MakeCall(Wizard):
+    __name__ = 'sale.prospect_trace.make_call'
+
+    start = StateView(
+        'sale.prospect_trace.make_call.start',
+        'sale_opportunity_management.make_call_start_view_form', [
+            Button("Cancel", 'end', 'tryton-cancel'),
+            Button("Log", 'log_call', 'tryton-ok', default=True),
+            ])
+    log_call = StateTransition()
+
+    def default_start(self, fields):
+        trace = self.record
+        return {
+            'prospect': trace.prospect.id,
+            'contact_method': (
+                trace.prospect_contact.id if trace.prospect_contact
+                else None),
+            }
+
+    def transition_log_call(self):
+        pool = Pool()
+        Call = pool.get('sale.call')
+        Trace = pool.get('sale.prospect_trace')
+        trace = self.record
+        contact_method = self.start.contact_method
+        if contact_method and contact_method.prospect != trace.prospect:
+            contact_method = None
+        call = Call(
+            prospect_trace=trace,
+            interest=self.start.interest,
+            description=self.start.description,
+            call_type=self.start.call_type,
+            contact_method=contact_method,
+            duration=self.start.duration)
+        call.save()
+        if self.start.next_call:
+            trace.next_call = self.start.next_call
+            trace.next_call_note = self.start.next_call_note
+            trace.save()
+        if self.start.close_trace:
+            Trace.close([trace])
+        return 'end'
+
+    def end(self):
+        return 'reload'
+
+
+class NextCall(Wizard):
+    __name__ = 'sale.prospect_trace.next_call'
+
+    start = StateAction('sale_opportunity_management.act_prospect_trace_form')
+
+    def do_start(self, action):
+        trace = self.most_urgent()
+        if not trace:
+            raise NoPendingCallError(gettext(
+                    'sale_opportunity_management.msg_no_pending_call'))
+        action['name'] = trace.rec_name
+        action['views'].reverse()
+        return action, {'res_id': [trace.id]}
+
+    @classmethod
+    def most_urgent(cls):
+        """Return the open trace of the user to call first: the earliest
+        call due, else the oldest trace never called, else the earliest
+        call scheduled"""
+        pool = Pool()
+        Trace = pool.get('sale.prospect_trace')
+        mine = [
+            ('operator', '=', Transaction().user),
+            ('state', '=', 'open'),
+            ]
+        now = dt.datetime.now()
+        for domain, order in [
+                ([('next_call', '<=', now)], [('next_call', 'ASC')]),
+                ([('next_call', '=', None), ('current_interest', '=', None)],
+                    [('id', 'ASC')]),
+                ([('next_call', '>', now)], [('next_call', 'ASC')]),
+                ]:
+            traces = Trace.search(
+                mine + domain, order=order + [('id', 'ASC')], limit=1)
+            if traces:
+                return traces[0]

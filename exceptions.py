@@ -39,3 +39,11 @@ class ProfileValidationError(ValidationError):
 
 class LifecycleError(UserError):
     pass
+
+
+class AssignmentError(UserError):
+    pass
+
+
+class NoPendingCallError(UserError):
+    pass

@@ -1,0 +1,36 @@
+# This file is part of sale_opportunity_management.  The COPYRIGHT file at
+# the top level of this repository contains the full copyright notices and
+# license terms.
+from trytond.pool import PoolMeta
+from trytond.transaction import Transaction
+
+# The models whose record rules depend on the current user
+USER_RULE_MODELS = {
+    'sale.prospect', 'prospect.contact_method', 'sale.prospect_trace',
+    'sale.call',
+    }
+
+
+class Rule(metaclass=PoolMeta):
+    __name__ = 'ir.rule'
+
+    @classmethod
+    def __setup__(cls):
+        super().__setup__()
+        cls.domain.help += (
+            '\n- "user_id" as the id of the current user')
+
+    @classmethod
+    def _get_context(cls, model_name):
+        context = super()._get_context(model_name)
+        context['user_id'] = Transaction().user
+        return context
+
+    @classmethod
+    def _get_cache_key(cls, model_names):
+        key = super()._get_cache_key(model_names)
+        # Rule domains are cached per set of groups: those using "user_id"
+        # must also be cached per user
+        if USER_RULE_MODELS & set(model_names):
+            key = (*key, Transaction().user)
+        return key
