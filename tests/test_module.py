@@ -1,8 +1,65 @@
 # This file is part of sale_opportunity_management.  The COPYRIGHT file at
 # the top level of this repository contains the full copyright notices and
 # license terms.
+import datetime as dt
+import unittest
+
 from trytond.modules.company.tests import CompanyTestMixin
-from trytond.tests.test_tryton import ModuleTestCase
+from trytond.modules.sale_opportunity_management.contact_method import (
+    compact_phone, phone_search_values)
+from trytond.modules.sale_opportunity_management.prospect import name_key
+from trytond.pool import Pool
+from trytond.tests.test_tryton import ModuleTestCase, with_transaction
+
+
+class NormalisationTestCase(unittest.TestCase):
+    "Test the normalisation of phone numbers and names"
+
+    def test_compact_phone_national(self):
+        "Test a national number is compacted in E.164 with its country"
+        self.assertEqual(
+            compact_phone('312 234 2523', 'CO'), '+573122342523')
+
+    def test_compact_phone_international(self):
+        "Test an international number needs no country"
+        self.assertEqual(
+            compact_phone('+57 (312) 234-2523'), '+573122342523')
+
+    def test_compact_phone_invalid(self):
+        "Test an unrecognised number is compacted to its digits"
+        self.assertEqual(compact_phone('31223425234', 'CO'), '31223425234')
+        self.assertEqual(compact_phone('ext. 12-34'), '1234')
+
+    def test_compact_phone_without_country(self):
+        "Test a national number without country keeps its digits"
+        self.assertEqual(compact_phone('312 234 2523'), '3122342523')
+
+    def test_phone_search_values(self):
+        "Test the forms searched for a typed number"
+        self.assertEqual(
+            phone_search_values('+57 312 234 2523'),
+            {'+573122342523', '3122342523', '573122342523'})
+
+    def test_name_key_legal_forms(self):
+        "Test legal forms, case and punctuation are ignored"
+        for name in [
+                'guchito S.A.S', 'Guchito SAS', 'GUCHITO s.a.s.',
+                'Guchito Ltda', 'Guchito, Inc.', 'ООО Guchito']:
+            with self.subTest(name=name):
+                self.assertEqual(name_key(name), 'guchito')
+
+    def test_name_key_accents_spacing(self):
+        "Test accents and spacing are ignored"
+        self.assertEqual(
+            name_key('Ópticas  del   Valle'), name_key('opticas del valle'))
+
+    def test_name_key_distinct(self):
+        "Test different names keep different keys"
+        self.assertNotEqual(name_key('Guchito'), name_key('Guchita'))
+
+    def test_name_key_empty(self):
+        "Test a name made only of a legal form has no key"
+        self.assertIsNone(name_key('S.A.S'))
 
 
 class SaleOpportunityManagementTestCase(CompanyTestMixin, ModuleTestCase):
@@ -19,6 +76,136 @@ class SaleOpportunityManagementTestCase(CompanyTestMixin, ModuleTestCase):
             ('sale.prospect_trace', 'company'),
             ('sale.call', 'company'),
             }
+
+    def _prospect(self, **values):
+        pool = Pool()
+        Prospect = pool.get('sale.prospect')
+        values.setdefault('name', "Test")
+        prospect, = Prospect.create([values])
+        return prospect
+
+    @with_transaction()
+    def test_contact_method_mail_normalised(self):
+        "Test a mail address is kept and compacted in lower case"
+        pool = Pool()
+        ContactMethod = pool.get('prospect.contact_method')
+        prospect = self._prospect()
+        method, = ContactMethod.create([{
+                    'prospect': prospect.id,
+                    'contact_type': 'mail',
+                    'value': 'Ventas@Example.COM',
+                    }])
+        self.assertEqual(method.value, 'Ventas@Example.COM')
+        self.assertEqual(method.value_compact, 'ventas@example.com')
+        self.assertEqual(method.url, 'mailto:Ventas@Example.COM')
+
+    @with_transaction()
+    def test_contact_method_mail_invalid(self):
+        "Test an invalid mail address is refused naming value and prospect"
+        pool = Pool()
+        ContactMethod = pool.get('prospect.contact_method')
+        prospect = self._prospect()
+        with self.assertRaises(Exception) as context:
+            ContactMethod.create([{
+                        'prospect': prospect.id,
+                        'contact_type': 'mail',
+                        'value': 'ventas.example.com',
+                        }])
+        self.assertIn('ventas.example.com', str(context.exception))
+        self.assertIn('Test', str(context.exception))
+
+    @with_transaction()
+    def test_contact_method_phone_formatted(self):
+        "Test a valid phone number is formatted with the default country"
+        pool = Pool()
+        Configuration = pool.get('sale.prospect.configuration')
+        Country = pool.get('country.country')
+        ContactMethod = pool.get('prospect.contact_method')
+        colombia, = Country.create([{'name': "Colombia", 'code': 'CO'}])
+        Configuration.create([{'default_country': colombia.id}])
+        prospect = self._prospect()
+        method, whatsapp, invalid = ContactMethod.create([{
+                    'prospect': prospect.id,
+                    'contact_type': 'mobile',
+                    'value': '3122342523',
+                    }, {
+                    'prospect': prospect.id,
+                    'contact_type': 'whatsapp',
+                    'value': '312-234-2523',
+                    }, {
+                    'prospect': prospect.id,
+                    'contact_type': 'phone',
+                    'value': '12 34',
+                    }])
+        self.assertEqual(method.value, '+57 312 2342523')
+        self.assertEqual(method.value_compact, '+573122342523')
+        self.assertEqual(method.url, 'tel:+573122342523')
+        self.assertFalse(method.invalid_phone)
+        self.assertEqual(whatsapp.url, 'https://wa.me/573122342523')
+        self.assertEqual(invalid.value, '12 34')
+        self.assertEqual(invalid.value_compact, '1234')
+        self.assertTrue(invalid.invalid_phone)
+
+    @with_transaction()
+    def test_prospect_search_phone(self):
+        "Test prospects are found by a phone number in another format"
+        pool = Pool()
+        Prospect = pool.get('sale.prospect')
+        prospect = self._prospect(contact_methods=[('create', [{
+                            'contact_type': 'mobile',
+                            'value': '3122342523',
+                            }])])
+        self._prospect(name="Other")
+        for value in ['+57 312 234 2523', '312 234 2523', '%3122342523%']:
+            with self.subTest(value=value):
+                self.assertEqual(
+                    Prospect.search([('rec_name', 'ilike', value)]),
+                    [prospect])
+
+    @with_transaction()
+    def test_prospect_state_follows_operator(self):
+        "Test the state of a prospect follows its operator"
+        pool = Pool()
+        Prospect = pool.get('sale.prospect')
+        User = pool.get('res.user')
+        user, = User.search([('login', '=', 'admin')])
+        prospect = self._prospect()
+        self.assertEqual(prospect.state, 'unassigned')
+        Prospect.write([prospect], {'assigned_operator': user.id})
+        self.assertEqual(prospect.state, 'assigned')
+        Prospect.write([prospect], {'assigned_operator': None})
+        self.assertEqual(prospect.state, 'unassigned')
+
+    @with_transaction()
+    def test_trace_call_summary(self):
+        "Test the call summary of traces is computed from their calls"
+        pool = Pool()
+        Trace = pool.get('sale.prospect_trace')
+        Call = pool.get('sale.call')
+        Date = pool.get('ir.date')
+        today = Date.today()
+        prospect = self._prospect()
+        trace, empty = Trace.create([
+                {'prospect': prospect.id},
+                {'prospect': self._prospect(name="Empty").id},
+                ])
+        # The latest call by date wins over the one created last
+        Call.create([
+                {'prospect_trace': trace.id, 'interest': '3',
+                    'date': today},
+                {'prospect_trace': trace.id, 'interest': '1',
+                    'date': today - dt.timedelta(days=1)},
+                ])
+        trace, empty = Trace.browse([trace.id, empty.id])
+        self.assertEqual(trace.call_count, 2)
+        self.assertEqual(trace.last_call_date, today)
+        self.assertEqual(trace.current_interest, '3')
+        self.assertEqual(empty.call_count, 0)
+        self.assertIsNone(empty.current_interest)
+        self.assertEqual(
+            Trace.search([('current_interest', '=', None)]), [empty])
+        self.assertEqual(
+            Trace.search([('current_interest', '!=', None)]), [trace])
 
 
 del ModuleTestCase
