@@ -184,6 +184,15 @@ class ContactMethod(
         return values
 
     @classmethod
+    def on_modification(cls, mode, methods, field_names=None):
+        pool = Pool()
+        Prospect = pool.get('sale.prospect')
+        super().on_modification(mode, methods, field_names=field_names)
+        if mode == 'create' or (
+                mode == 'write' and {'value', 'contact_type'} & field_names):
+            Prospect.check_duplicates(list({m.prospect for m in methods}))
+
+    @classmethod
     def validate_fields(cls, methods, field_names):
         super().validate_fields(methods, field_names)
         cls.check_mail(methods, field_names)

@@ -380,13 +380,14 @@ class Prospect(
         to_write = []
         for prospect in prospects:
             matching = [s for s in segments if s.match(prospect)]
-            categories = set(prospect.categories) - segment_categories
+            current = set(prospect.categories)
+            categories = current - segment_categories
             categories |= {s.category for s in matching if s.category}
             values = {}
-            if categories != set(prospect.categories):
+            if categories != current:
                 values['categories'] = [
-                    ('remove', [c.id for c in prospect.categories]),
-                    ('add', [c.id for c in categories]),
+                    ('remove', [c.id for c in current - categories]),
+                    ('add', [c.id for c in categories - current]),
                     ]
             if not prospect.business_unit:
                 for segment in matching:

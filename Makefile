@@ -1,0 +1,31 @@
+# Developer entry points (see README.rst): make test, make demo.
+PYTHON ?= python3.11
+VENV ?= .venv
+VPY := $(VENV)/bin/python
+# Marks the last install; pip -e keeps code edits live, so only a change of
+# the packaging metadata needs a new one.
+STAMP := $(VENV)/.installed
+
+.PHONY: test test-sqlite test-postgresql demo clean
+
+test: $(STAMP)
+	$(VPY) tools/run-tests all
+
+test-sqlite: $(STAMP)
+	$(VPY) tools/run-tests sqlite
+
+# Asked for by name, PostgreSQL not being available is a failure.
+test-postgresql: $(STAMP)
+	REQUIRE_POSTGRESQL=1 $(VPY) tools/run-tests postgresql
+
+# tools/demo installs what it needs itself.
+demo:
+	tools/demo
+
+clean:
+	rm -rf var $(VENV)
+
+$(STAMP): setup.py $(wildcard tryton.cfg)
+	$(VPY) -c '' 2>/dev/null || $(PYTHON) -m venv --clear $(VENV)
+	$(VPY) -m pip install --quiet --disable-pip-version-check -e '.[test,postgresql]'
+	touch $@
