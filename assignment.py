@@ -52,7 +52,7 @@ class AssignStart(ModelView):
             ('stage', 'not in', ['customer', 'lost']),
             ])
 
-    @fields.depends('business_unit')
+    @fields.depends('business_unit', 'prospects')
     def on_change_business_unit(self):
         if selected_prospects() is None:
             self.prospects = unassigned_prospects(self.business_unit)
@@ -104,8 +104,13 @@ class Assign(Wizard):
 def check_operators(operators):
     pool = Pool()
     User = pool.get('res.user')
-    operator_ids = {u.id for u in User.search(
-            [('id', 'in', [o.id for o in operators])] + OPERATOR_DOMAIN)}
+    ModelData = pool.get('ir.model.data')
+    group = ModelData.get_id(
+        'sale_opportunity_management', 'group_prospect_operator')
+    operator_ids = {u.id for u in User.search([
+                ('id', 'in', [o.id for o in operators]),
+                ('groups', '=', group),
+                ])}
     for operator in operators:
         if operator.id not in operator_ids:
             raise AssignmentError(gettext(
@@ -186,7 +191,7 @@ class ReassignStart(ModelView):
             ('assigned_operator', '=', Eval('from_operator', -1)),
             ])
 
-    @fields.depends('from_operator')
+    @fields.depends('from_operator', 'prospects')
     def on_change_from_operator(self):
         pool = Pool()
         Prospect = pool.get('sale.prospect')

@@ -541,7 +541,7 @@ class Call(ModelSQL, ModelView):
         user = Transaction().user
         protected = values.keys() - {'description'}
         for call in calls:
-            if protected or call.operator.id != user:
+            if protected or call.operator is None or call.operator.id != user:
                 raise CallAccessError(gettext(
                         'sale_opportunity_management.msg_call_write',
                         call=call.rec_name,

@@ -8,6 +8,10 @@ from trytond.transaction import Transaction
 USER_RULE_MODELS = {
     'sale.prospect', 'prospect.contact_method', 'sale.prospect_trace',
     'sale.call',
+    'sale.call.report.operator', 'sale.call.report.operator.timeseries',
+    'sale.prospect_trace.report.interest',
+    'sale.prospect_trace.report.pending',
+    'sale.prospect.report.assignment', 'sale.call.report.high_interest',
     }
 
 

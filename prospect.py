@@ -227,13 +227,13 @@ class Prospect(
     @classmethod
     def preprocess_values(cls, mode, values):
         values = super().preprocess_values(mode, values)
+        if mode == 'create':
+            values.setdefault('assigned_operator', cls._creator_operator())
+        # The state only follows the operator
+        values.pop('state', None)
         if 'assigned_operator' in values:
             values['state'] = (
                 'assigned' if values['assigned_operator'] else 'unassigned')
-        if mode == 'create':
-            values.setdefault('assigned_operator', cls._creator_operator())
-            if values['assigned_operator']:
-                values['state'] = 'assigned'
         if 'name' in values:
             values['name_key'] = name_key(values['name'])
         return values

@@ -1,0 +1,567 @@
+# This file is part of sale_opportunity_management.  The COPYRIGHT file at
+# the top level of this repository contains the full copyright notices and
+# license terms.
+import datetime as dt
+
+from dateutil.relativedelta import relativedelta
+from sql import Literal, Null, Window
+from sql.aggregate import Count, Max, Min, Sum
+from sql.conditionals import Case, Coalesce
+from sql.functions import DateTrunc, RowNumber
+
+from trytond import backend
+from trytond.model import ModelSQL, ModelView, fields
+from trytond.model.fields.date import SQLite_Date
+from trytond.pool import Pool
+from trytond.pyson import Eval, If
+from trytond.tools import grouped_slice, reduce_ids
+from trytond.transaction import Transaction
+
+from .common import INTERESTS
+
+PATH_SEPARATOR = ' → '
+
+
+class Context(ModelView):
+    __name__ = 'sale.call.report.context'
+
+    from_date = fields.Date(
+        "From Date",
+        domain=[
+            If(Eval('to_date') & Eval('from_date'),
+                ('from_date', '<=', Eval('to_date')),
+                ()),
+            ])
+    to_date = fields.Date(
+        "To Date",
+        domain=[
+            If(Eval('from_date') & Eval('to_date'),
+                ('to_date', '>=', Eval('from_date')),
+                ()),
+            ])
+    operator = fields.Many2One('res.user', "Operator")
+    business_unit = fields.Many2One('sale.business_unit', "Business Unit")
+    period = fields.Selection([
+            ('day', "Day"),
+            ('week', "Week"),
+            ('month', "Month"),
+            ], "Period", required=True)
+
+    @classmethod
+    def default_from_date(cls):
+        pool = Pool()
+        Date = pool.get('ir.date')
+        context = Transaction().context
+        if 'from_date' in context:
+            return context['from_date']
+        return Date.today().replace(day=1)
+
+    @classmethod
+    def default_to_date(cls):
+        pool = Pool()
+        Date = pool.get('ir.date')
+        context = Transaction().context
+        if 'to_date' in context:
+            return context['to_date']
+        return Date.today() + relativedelta(day=31)
+
+    @classmethod
+    def default_operator(cls):
+        return Transaction().context.get('operator')
+
+    @classmethod
+    def default_business_unit(cls):
+        return Transaction().context.get('business_unit')
+
+    @classmethod
+    def default_period(cls):
+        return Transaction().context.get('period', 'day')
+
+
+def company_filter(column):
+    "Return the condition on the companies of the user, or no company"
+    User = Pool().get('res.user')
+    return column.in_(User.get_companies() or [-1]) | (column == Null)
+
+
+def period_start(period, column):
+    "Return the SQL expression of the first day of the column's period"
+    if period == 'week' and backend.name == 'sqlite':
+        # SQLite's date_trunc of trytond knows no week: go back to Monday
+        return SQLite_Date(column, 'weekday 0', '-6 days')
+    return DateTrunc(period, column)
+
+
+class ReportMixin:
+    "Read-only report assembled from small class methods"
+    __slots__ = ()
+
+    @classmethod
+    def table_query(cls):
+        from_item, tables = cls._joins()
+        return from_item.select(
+            *cls._columns(tables),
+            where=cls._where(tables),
+            group_by=cls._group_by(tables) or None)
+
+    @classmethod
+    def _group_by(cls, tables):
+        return []
+
+
+class CallReportMixin(ReportMixin):
+    "Report on the calls of the period of the context"
+    __slots__ = ()
+
+    @classmethod
+    def _joins(cls):
+        pool = Pool()
+        Call = pool.get('sale.call')
+        Trace = pool.get('sale.prospect_trace')
+        tables = {
+            'call': Call.__table__(),
+            'trace': Trace.__table__(),
+            }
+        call, trace = tables['call'], tables['trace']
+        from_item = call.join(
+            trace, condition=call.prospect_trace == trace.id)
+        return from_item, tables
+
+    @classmethod
+    def _where(cls, tables):
+        context = Transaction().context
+        call, trace = tables['call'], tables['trace']
+        where = company_filter(call.company)
+        if context.get('from_date'):
+            where &= call.date >= context['from_date']
+        if context.get('to_date'):
+            where &= call.date <= context['to_date']
+        if context.get('operator'):
+            where &= call.operator == context['operator']
+        if context.get('business_unit'):
+            where &= trace.business_unit == context['business_unit']
+        return where
+
+
+class CallOperator(CallReportMixin, ModelSQL, ModelView):
+    __name__ = 'sale.call.report.operator'
+
+    operator = fields.Many2One('res.user', "Operator")
+    business_unit = fields.Many2One('sale.business_unit', "Business Unit")
+    calls = fields.Integer("Calls")
+    answered = fields.Integer("Answered")
+    missed = fields.Integer("Missed")
+    interest_0 = fields.Integer("No Answer")
+    interest_1 = fields.Integer("Not Interested")
+    interest_2 = fields.Integer("Medium Interest")
+    interest_3 = fields.Integer("High Interest")
+    first_calls = fields.Integer("First Calls")
+    followup_calls = fields.Integer("Follow-up Calls")
+    answer_rate = fields.Float(
+        "Answer Rate", digits=(1, 4),
+        help="The share of the calls that were answered.")
+
+    @classmethod
+    def __setup__(cls):
+        super().__setup__()
+        cls._order = [
+            ('calls', 'DESC'),
+            ('operator', 'ASC'),
+            ('id', 'ASC'),
+            ]
+
+    @classmethod
+    def _columns(cls, tables):
+        call, trace = tables['call'], tables['trace']
+        calls = Count(call.id)
+        answered = Count(call.id, filter_=call.interest != '0')
+        return [
+            Min(call.id).as_('id'),
+            call.operator.as_('operator'),
+            trace.business_unit.as_('business_unit'),
+            calls.as_('calls'),
+            answered.as_('answered'),
+            Count(call.id, filter_=call.interest == '0').as_('missed'),
+            *(Count(call.id, filter_=call.interest == i).as_(f'interest_{i}')
+                for i in '0123'),
+            Count(call.id, filter_=call.call_type == 'first_call'
+                ).as_('first_calls'),
+            Count(call.id, filter_=call.call_type == 'followup_call'
+                ).as_('followup_calls'),
+            cls.answer_rate.sql_cast(answered / cls.answer_rate.sql_cast(calls)
+                ).as_('answer_rate'),
+            ]
+
+    @classmethod
+    def _group_by(cls, tables):
+        call, trace = tables['call'], tables['trace']
+        return [call.operator, trace.business_unit]
+
+
+class CallOperatorTimeseries(CallReportMixin, ModelSQL, ModelView):
+    __name__ = 'sale.call.report.operator.timeseries'
+
+    operator = fields.Many2One('res.user', "Operator")
+    date = fields.Date("Date")
+    calls = fields.Integer("Calls")
+    answered = fields.Integer("Answered")
+    high_interest = fields.Integer("High Interest")
+
+    @classmethod
+    def __setup__(cls):
+        super().__setup__()
+        cls._order = [
+            ('date', 'ASC'),
+            ('operator', 'ASC'),
+            ('id', 'ASC'),
+            ]
+
+    @classmethod
+    def table_query(cls):
+        # The bucket is computed in a subquery so that the outer query
+        # groups by a plain column: PostgreSQL binds the period as a
+        # parameter, making two DateTrunc expressions different to it.
+        context = Transaction().context
+        from_item, tables = cls._joins()
+        call = tables['call']
+        bucket = cls.date.sql_cast(
+            period_start(context.get('period', 'day'), call.date))
+        calls = from_item.select(
+            call.id, call.operator, call.interest, bucket.as_('date'),
+            where=cls._where(tables))
+        return calls.select(
+            Min(calls.id).as_('id'),
+            calls.operator.as_('operator'),
+            calls.date.as_('date'),
+            Count(calls.id).as_('calls'),
+            Count(calls.id, filter_=calls.interest != '0').as_('answered'),
+            Count(calls.id, filter_=calls.interest == '3'
+                ).as_('high_interest'),
+            group_by=[calls.operator, calls.date])
+
+
+class TraceInterest(ReportMixin, ModelSQL, ModelView):
+    __name__ = 'sale.prospect_trace.report.interest'
+
+    trace = fields.Many2One('sale.prospect_trace', "Trace")
+    prospect = fields.Many2One('sale.prospect', "Prospect")
+    operator = fields.Many2One('res.user', "Operator")
+    business_unit = fields.Many2One('sale.business_unit', "Business Unit")
+    state = fields.Selection([
+            ('open', "Open"),
+            ('closed', "Closed"),
+            ], "State")
+    calls = fields.Integer("Calls")
+    first_interest = fields.Selection(INTERESTS, "First Interest")
+    last_interest = fields.Selection(INTERESTS, "Last Interest")
+    max_interest = fields.Selection(INTERESTS, "Highest Interest")
+    first_call_date = fields.Date("First Call")
+    last_call_date = fields.Date("Last Call")
+    interest_path = fields.Function(
+        fields.Char("Interest Path", help="The interests in call order."),
+        'get_interest_path')
+
+    @classmethod
+    def __setup__(cls):
+        super().__setup__()
+        cls._order = [
+            ('last_call_date', 'DESC'),
+            ('id', 'DESC'),
+            ]
+
+    @classmethod
+    def _joins(cls):
+        pool = Pool()
+        Call = pool.get('sale.call')
+        Trace = pool.get('sale.prospect_trace')
+        Prospect = pool.get('sale.prospect')
+        call = Call.__table__()
+        tables = {
+            'trace': Trace.__table__(),
+            'prospect': Prospect.__table__(),
+            }
+        ordered = Window(
+            [call.prospect_trace], order_by=[call.date.asc, call.id.asc])
+        reversed_ = Window(
+            [call.prospect_trace], order_by=[call.date.desc, call.id.desc])
+        tables['calls'] = calls = call.select(
+            call.id, call.prospect_trace, call.date, call.interest,
+            RowNumber(window=ordered).as_('first_rank'),
+            RowNumber(window=reversed_).as_('last_rank'),
+            where=call.prospect_trace.in_(cls._traces_called()))
+        trace, prospect = tables['trace'], tables['prospect']
+        from_item = (calls
+            .join(trace, condition=calls.prospect_trace == trace.id)
+            .join(prospect, condition=trace.prospect == prospect.id))
+        return from_item, tables
+
+    @classmethod
+    def _traces_called(cls):
+        "Return the query of the traces called in the period"
+        pool = Pool()
+        Call = pool.get('sale.call')
+        Trace = pool.get('sale.prospect_trace')
+        call = Call.__table__()
+        trace = Trace.__table__()
+        context = Transaction().context
+        where = company_filter(trace.company)
+        if context.get('from_date'):
+            where &= call.date >= context['from_date']
+        if context.get('to_date'):
+            where &= call.date <= context['to_date']
+        if context.get('business_unit'):
+            where &= trace.business_unit == context['business_unit']
+        return call.join(trace, condition=call.prospect_trace == trace.id
+            ).select(call.prospect_trace, where=where)
+
+    @classmethod
+    def _columns(cls, tables):
+        calls = tables['calls']
+        trace, prospect = tables['trace'], tables['prospect']
+        return [
+            trace.id.as_('id'),
+            trace.id.as_('trace'),
+            trace.prospect.as_('prospect'),
+            prospect.assigned_operator.as_('operator'),
+            trace.business_unit.as_('business_unit'),
+            trace.state.as_('state'),
+            Count(calls.id).as_('calls'),
+            Max(Case((calls.first_rank == 1, calls.interest))
+                ).as_('first_interest'),
+            Max(Case((calls.last_rank == 1, calls.interest))
+                ).as_('last_interest'),
+            Max(calls.interest).as_('max_interest'),
+            Min(calls.date).as_('first_call_date'),
+            Max(calls.date).as_('last_call_date'),
+            ]
+
+    @classmethod
+    def _where(cls, tables):
+        context = Transaction().context
+        prospect = tables['prospect']
+        if context.get('operator'):
+            return prospect.assigned_operator == context['operator']
+
+    @classmethod
+    def _group_by(cls, tables):
+        trace, prospect = tables['trace'], tables['prospect']
+        return [
+            trace.id, trace.prospect, prospect.assigned_operator,
+            trace.business_unit, trace.state]
+
+    @classmethod
+    def get_interest_path(cls, rows, name):
+        pool = Pool()
+        Call = pool.get('sale.call')
+        call = Call.__table__()
+        cursor = Transaction().connection.cursor()
+        paths = {r.id: [] for r in rows}
+        for sub_ids in grouped_slice(list(paths)):
+            cursor.execute(*call.select(
+                    call.prospect_trace, call.interest,
+                    where=reduce_ids(call.prospect_trace, sub_ids),
+                    order_by=[call.prospect_trace, call.date, call.id]))
+            for trace_id, interest in cursor:
+                paths[trace_id].append(interest)
+        return {i: PATH_SEPARATOR.join(p) for i, p in paths.items()}
+
+
+class TracePending(ReportMixin, ModelSQL, ModelView):
+    __name__ = 'sale.prospect_trace.report.pending'
+
+    operator = fields.Many2One('res.user', "Operator")
+    open_traces = fields.Integer("Open Traces")
+    never_called = fields.Integer("Never Called")
+    scheduled = fields.Integer("Scheduled")
+    due = fields.Integer(
+        "Due", help="Next call planned until the end of the period.")
+    overdue = fields.Integer(
+        "Overdue", help="Next call planned before now.")
+
+    @classmethod
+    def __setup__(cls):
+        super().__setup__()
+        cls._order = [
+            ('due', 'DESC'),
+            ('operator', 'ASC NULLS FIRST'),
+            ('id', 'ASC'),
+            ]
+
+    @classmethod
+    def _joins(cls):
+        pool = Pool()
+        Call = pool.get('sale.call')
+        Trace = pool.get('sale.prospect_trace')
+        Prospect = pool.get('sale.prospect')
+        tables = {
+            'trace': Trace.__table__(),
+            'prospect': Prospect.__table__(),
+            'call': Call.__table__(),
+            }
+        trace, prospect = tables['trace'], tables['prospect']
+        from_item = trace.join(
+            prospect, condition=trace.prospect == prospect.id)
+        return from_item, tables
+
+    @classmethod
+    def _columns(cls, tables):
+        context = Transaction().context
+        trace, prospect, call = (
+            tables['trace'], tables['prospect'], tables['call'])
+        called = trace.id.in_(call.select(call.prospect_trace))
+        due = trace.next_call != Null
+        if context.get('to_date'):
+            end = dt.datetime.combine(
+                context['to_date'] + dt.timedelta(days=1), dt.time())
+            due &= trace.next_call < end
+        return [
+            Min(trace.id).as_('id'),
+            prospect.assigned_operator.as_('operator'),
+            Count(trace.id).as_('open_traces'),
+            Count(trace.id, filter_=~called).as_('never_called'),
+            Count(trace.id, filter_=trace.next_call != Null
+                ).as_('scheduled'),
+            Count(trace.id, filter_=due).as_('due'),
+            Count(trace.id, filter_=trace.next_call < dt.datetime.now()
+                ).as_('overdue'),
+            ]
+
+    @classmethod
+    def _where(cls, tables):
+        context = Transaction().context
+        trace, prospect = tables['trace'], tables['prospect']
+        where = (trace.state == 'open') & company_filter(trace.company)
+        if context.get('operator'):
+            where &= prospect.assigned_operator == context['operator']
+        if context.get('business_unit'):
+            where &= trace.business_unit == context['business_unit']
+        return where
+
+    @classmethod
+    def _group_by(cls, tables):
+        return [tables['prospect'].assigned_operator]
+
+
+class ProspectAssignment(ReportMixin, ModelSQL, ModelView):
+    __name__ = 'sale.prospect.report.assignment'
+
+    business_unit = fields.Many2One('sale.business_unit', "Business Unit")
+    operator = fields.Many2One('res.user', "Operator")
+    prospects = fields.Integer("Prospects")
+    open_traces = fields.Integer("Open Traces")
+
+    @classmethod
+    def __setup__(cls):
+        super().__setup__()
+        cls._order = [
+            ('business_unit', 'ASC NULLS FIRST'),
+            ('operator', 'ASC NULLS FIRST'),
+            ('id', 'ASC'),
+            ]
+
+    @classmethod
+    def _joins(cls):
+        pool = Pool()
+        Trace = pool.get('sale.prospect_trace')
+        Prospect = pool.get('sale.prospect')
+        trace = Trace.__table__()
+        tables = {'prospect': Prospect.__table__()}
+        tables['open'] = open_ = trace.select(
+            trace.prospect, Count(trace.id).as_('traces'),
+            where=trace.state == 'open',
+            group_by=[trace.prospect])
+        prospect = tables['prospect']
+        from_item = prospect.join(
+            open_, 'LEFT', condition=open_.prospect == prospect.id)
+        return from_item, tables
+
+    @classmethod
+    def _columns(cls, tables):
+        prospect, open_ = tables['prospect'], tables['open']
+        return [
+            Min(prospect.id).as_('id'),
+            prospect.business_unit.as_('business_unit'),
+            prospect.assigned_operator.as_('operator'),
+            Count(prospect.id).as_('prospects'),
+            cls.open_traces.sql_cast(Sum(Coalesce(open_.traces, 0))
+                ).as_('open_traces'),
+            ]
+
+    @classmethod
+    def _where(cls, tables):
+        context = Transaction().context
+        prospect = tables['prospect']
+        where = (prospect.active == Literal(True)) & company_filter(
+            prospect.company)
+        if context.get('operator'):
+            where &= prospect.assigned_operator == context['operator']
+        if context.get('business_unit'):
+            where &= prospect.business_unit == context['business_unit']
+        return where
+
+    @classmethod
+    def _group_by(cls, tables):
+        prospect = tables['prospect']
+        return [prospect.business_unit, prospect.assigned_operator]
+
+
+class CallHighInterest(CallReportMixin, ModelSQL, ModelView):
+    __name__ = 'sale.call.report.high_interest'
+
+    call = fields.Many2One('sale.call', "Call")
+    date = fields.Date("Date")
+    prospect = fields.Many2One('sale.prospect', "Prospect")
+    trace = fields.Many2One('sale.prospect_trace', "Trace")
+    operator = fields.Many2One('res.user', "Operator")
+    business_unit = fields.Many2One('sale.business_unit', "Business Unit")
+    contact_method = fields.Many2One(
+        'prospect.contact_method', "Contact Method")
+    description = fields.Text("Description")
+    trace_state = fields.Selection([
+            ('open', "Open"),
+            ('closed', "Closed"),
+            ], "Trace State")
+    current_interest = fields.Selection(INTERESTS, "Current Interest")
+    calls = fields.Integer("Calls", help="One per row, to count them.")
+
+    @classmethod
+    def __setup__(cls):
+        super().__setup__()
+        cls._order = [
+            ('date', 'DESC'),
+            ('id', 'DESC'),
+            ]
+
+    @classmethod
+    def _joins(cls):
+        pool = Pool()
+        Trace = pool.get('sale.prospect_trace')
+        from_item, tables = super()._joins()
+        tables['summary'] = summary = Trace._call_summary()
+        trace = tables['trace']
+        from_item = from_item.join(
+            summary, condition=summary.trace == trace.id)
+        return from_item, tables
+
+    @classmethod
+    def _columns(cls, tables):
+        call, trace, summary = (
+            tables['call'], tables['trace'], tables['summary'])
+        return [
+            call.id.as_('id'),
+            call.id.as_('call'),
+            call.date.as_('date'),
+            trace.prospect.as_('prospect'),
+            trace.id.as_('trace'),
+            call.operator.as_('operator'),
+            trace.business_unit.as_('business_unit'),
+            call.contact_method.as_('contact_method'),
+            call.description.as_('description'),
+            trace.state.as_('trace_state'),
+            summary.current_interest.as_('current_interest'),
+            Literal(1).as_('calls'),
+            ]
+
+    @classmethod
+    def _where(cls, tables):
+        return super()._where(tables) & (tables['call'].interest == '3')
