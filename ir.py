@@ -1,7 +1,7 @@
 # This file is part of sale_opportunity_management.  The COPYRIGHT file at
 # the top level of this repository contains the full copyright notices and
 # license terms.
-from trytond.pool import PoolMeta
+from trytond.pool import Pool, PoolMeta
 from trytond.transaction import Transaction
 
 # The models whose record rules depend on the current user
@@ -38,3 +38,27 @@ class Rule(metaclass=PoolMeta):
         if USER_RULE_MODELS & set(model_names):
             key = (*key, Transaction().user)
         return key
+
+
+class EmailTemplate(metaclass=PoolMeta):
+    __name__ = 'ir.email.template'
+
+    @classmethod
+    def email_models(cls):
+        return super().email_models() + [
+            'sale.prospect', 'prospect.contact_method']
+
+    @classmethod
+    def _get_address(cls, record):
+        pool = Pool()
+        Prospect = pool.get('sale.prospect')
+        ContactMethod = pool.get('prospect.contact_method')
+        address = super()._get_address(record)
+        if isinstance(record, Prospect):
+            mails = [m for m in record.contact_methods
+                if m.contact_type == 'mail']
+            record = mails[0] if mails else None
+        if (isinstance(record, ContactMethod)
+                and record.contact_type == 'mail'):
+            address = (record.name or record.prospect.name, record.value)
+        return address

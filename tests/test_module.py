@@ -163,6 +163,28 @@ class SaleOpportunityManagementTestCase(CompanyTestMixin, ModuleTestCase):
                     [prospect])
 
     @with_transaction()
+    def test_email_template_recipients(self):
+        "Test the shipped e-mail template writes to the prospect's mails"
+        pool = Pool()
+        ModelData = pool.get('ir.model.data')
+        Template = pool.get('ir.email.template')
+        template = Template(ModelData.get_id(
+                'sale_opportunity_management', 'email_template_prospect'))
+        prospect = self._prospect(name="Ópticas Sol", contact_methods=[
+                ('create', [{
+                            'contact_type': 'mobile',
+                            'value': '+57 312 234 2523',
+                            }, {
+                            'contact_type': 'mail',
+                            'value': 'compras@example.com',
+                            'name': "Ana Ruiz",
+                            }]),
+                ])
+        values = template.get(prospect)
+        self.assertEqual(values['to'], ['Ana Ruiz <compras@example.com>'])
+        self.assertEqual(values['subject'], "Information for Ópticas Sol")
+
+    @with_transaction()
     def test_prospect_state_follows_operator(self):
         "Test the state of a prospect follows its operator"
         pool = Pool()
