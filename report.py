@@ -92,6 +92,20 @@ def period_start(period, column):
     return DateTrunc(period, column)
 
 
+def calls_in_period(call, trace):
+    """Return the condition on the calls of the companies, the period and
+    the business unit of the context"""
+    context = Transaction().context
+    where = company_filter(call.company)
+    if context.get('from_date'):
+        where &= call.date >= context['from_date']
+    if context.get('to_date'):
+        where &= call.date <= context['to_date']
+    if context.get('business_unit'):
+        where &= trace.business_unit == context['business_unit']
+    return where
+
+
 class ReportMixin:
     "Read-only report assembled from small class methods"
     __slots__ = ()
@@ -130,16 +144,10 @@ class CallReportMixin(ReportMixin):
     @classmethod
     def _where(cls, tables):
         context = Transaction().context
-        call, trace = tables['call'], tables['trace']
-        where = company_filter(call.company)
-        if context.get('from_date'):
-            where &= call.date >= context['from_date']
-        if context.get('to_date'):
-            where &= call.date <= context['to_date']
+        call = tables['call']
+        where = calls_in_period(call, tables['trace'])
         if context.get('operator'):
             where &= call.operator == context['operator']
-        if context.get('business_unit'):
-            where &= trace.business_unit == context['business_unit']
         return where
 
 
@@ -303,16 +311,8 @@ class TraceInterest(ReportMixin, ModelSQL, ModelView):
         Trace = pool.get('sale.prospect_trace')
         call = Call.__table__()
         trace = Trace.__table__()
-        context = Transaction().context
-        where = company_filter(trace.company)
-        if context.get('from_date'):
-            where &= call.date >= context['from_date']
-        if context.get('to_date'):
-            where &= call.date <= context['to_date']
-        if context.get('business_unit'):
-            where &= trace.business_unit == context['business_unit']
         return call.join(trace, condition=call.prospect_trace == trace.id
-            ).select(call.prospect_trace, where=where)
+            ).select(call.prospect_trace, where=calls_in_period(call, trace))
 
     @classmethod
     def _columns(cls, tables):
