@@ -66,7 +66,8 @@ def unassigned_prospects(business_unit=None):
         ]
     if business_unit:
         domain.append(('business_unit', '=', business_unit.id))
-    return Prospect.search(domain, order=[('create_date', 'ASC'), ('id', 'ASC')])
+    return Prospect.search(
+        domain, order=[('create_date', 'ASC'), ('id', 'ASC')])
 
 
 class Assign(Wizard):

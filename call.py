@@ -278,7 +278,8 @@ class ProspectTrace(Workflow, ModelSQL, ModelView, ChatMixin):
             keys = {(t.prospect, t.business_unit) for t in sub_traces}
             with without_check_access():
                 others = cls.search([
-                        ('prospect', 'in', [t.prospect.id for t in sub_traces]),
+                        ('prospect', 'in',
+                            [t.prospect.id for t in sub_traces]),
                         ('state', '=', 'open'),
                         ])
             seen = defaultdict(list)
@@ -359,7 +360,8 @@ class ProspectTrace(Workflow, ModelSQL, ModelView, ChatMixin):
             missed += 1
         if config.max_missed_calls and missed >= config.max_missed_calls:
             return None
-        return dt.datetime.now().replace(microsecond=0) + config.missed_call_retry
+        now = dt.datetime.now().replace(microsecond=0)
+        return now + config.missed_call_retry
 
 
 class Call(ModelSQL, ModelView):

@@ -515,4 +515,3 @@ class ProspectCategory(ModelSQL):
     def __setup__(cls):
         super().__setup__()
         cls.__access__.add('prospect')
-

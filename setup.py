@@ -39,7 +39,8 @@ requires = [
     ]
 for dep in info.get('depends', []):
     if not re.match(r'(ir|res)(\W|$)', dep):
-        requires.append('%s_%s >= %s, < %s' % (PREFIX, dep, series, next_minor))
+        requires.append(
+            '%s_%s >= %s, < %s' % (PREFIX, dep, series, next_minor))
 requires.append('trytond >= %s, < %s' % (series, next_minor))
 
 tests_require = ['proteus >= %s, < %s' % (series, next_minor)]
