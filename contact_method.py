@@ -11,6 +11,8 @@ from trytond.model import (
     DeactivableMixin, Index, ModelSQL, ModelView, fields, sequence_ordered)
 from trytond.pool import Pool
 from trytond.pyson import Eval
+from email_validator import EmailUndeliverableError
+
 from trytond.tools.email_ import (
     EmailNotValidError, normalize_email, validate_email)
 
@@ -206,8 +208,13 @@ class ContactMethod(
                 continue
             try:
                 validate_email(method.value)
+            except EmailUndeliverableError:
+                # A domain that cannot be confirmed (no DNS answer) is kept:
+                # only a value that is no address is refused
+                pass
             except EmailNotValidError as exception:
                 raise ContactMethodValidationError(gettext(
                         'sale_opportunity_management.msg_invalid_mail',
                         value=method.value,
-                        prospect=method.prospect.rec_name)) from exception
+                        prospect=method.prospect.rec_name),
+                    str(exception)) from exception
