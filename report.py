@@ -13,9 +13,10 @@ from trytond import backend
 from trytond.model import ModelSQL, ModelView, fields
 from trytond.model.fields.date import SQLite_Date
 from trytond.pool import Pool
-from trytond.pyson import Eval, If
+from trytond.pyson import Eval, If, PYSONEncoder
 from trytond.tools import grouped_slice, reduce_ids
 from trytond.transaction import Transaction
+from trytond.wizard import StateAction, Wizard
 
 from .common import INTERESTS
 
@@ -565,3 +566,41 @@ class CallHighInterest(CallReportMixin, ModelSQL, ModelView):
     @classmethod
     def _where(cls, tables):
         return super()._where(tables) & (tables['call'].interest == '3')
+
+
+class OpenCalls(Wizard):
+    "Open the calls counted in the selected rows of a call report"
+    __name__ = 'sale.call.report.open_calls'
+    _readonly = True
+
+    start = StateAction('sale_opportunity_management.act_call_form')
+
+    def do_start(self, action):
+        context = Transaction().context
+        rows = ['OR']
+        for record in self.records:
+            row = [
+                ('operator', '=', record.operator.id
+                    if record.operator else None),
+                ]
+            if 'business_unit' in self.model._fields:
+                row.append(('business_unit', '=', record.business_unit.id
+                        if record.business_unit else None))
+            if 'date' in self.model._fields:
+                period = context.get('period', 'day')
+                end = record.date + relativedelta(**{period + 's': 1})
+                row.extend([
+                        ('date', '>=', record.date),
+                        ('date', '<', end),
+                        ])
+            rows.append(row)
+        domain = [rows]
+        if context.get('from_date'):
+            domain.append(('date', '>=', context['from_date']))
+        if context.get('to_date'):
+            domain.append(('date', '<=', context['to_date']))
+        if context.get('business_unit'):
+            domain.append(('business_unit', '=', context['business_unit']))
+        action['pyson_domain'] = PYSONEncoder().encode(domain)
+        action['domains'] = []
+        return action, {}
