@@ -13,7 +13,7 @@ from trytond.i18n import gettext
 from trytond.model import (
     ChatMixin, Index, ModelSQL, ModelView, Workflow, fields)
 from trytond.pool import Pool
-from trytond.pyson import Eval, If
+from trytond.pyson import Bool, Eval, If
 from trytond.tools import grouped_slice, reduce_ids
 from trytond.transaction import Transaction, without_check_access
 from trytond.wizard import (
@@ -36,7 +36,9 @@ class ProspectTrace(Workflow, ModelSQL, ModelView, ChatMixin):
 
     prospect = fields.Many2One(
         'sale.prospect', "Prospect", required=True, ondelete='CASCADE',
-        states=_states)
+        states={
+            'readonly': _states['readonly'] | Bool(Eval('calls', [0])),
+            })
     prospect_contact = fields.Many2One(
         'prospect.contact_method', "Contact",
         domain=[
@@ -52,7 +54,9 @@ class ProspectTrace(Workflow, ModelSQL, ModelView, ChatMixin):
         'get_prospect_fields', searcher='search_prospect_field')
     business_unit = fields.Many2One(
         'sale.business_unit', "Business Unit", ondelete='RESTRICT',
-        states=_states)
+        states={
+            'readonly': _states['readonly'] | Bool(Eval('calls', [0])),
+            })
     operator = fields.Function(
         fields.Many2One('res.user', "Operator"),
         'get_prospect_fields', searcher='search_prospect_field')
@@ -600,7 +604,10 @@ class Call(ModelSQL, ModelView):
         for trace, call in latest.items():
             to_write[trace.schedule_after_call(call)].append(trace)
         Trace.write(*(x for next_call, traces in to_write.items()
-                for x in (traces, {'next_call': next_call})))
+                for x in (traces, {
+                        'next_call': next_call,
+                        'next_call_note': None,
+                        })))
 
     @classmethod
     def qualify_prospects(cls, calls):
@@ -624,8 +631,9 @@ class MakeCallStart(ModelView):
     __name__ = 'sale.prospect_trace.make_call.start'
 
     prospect = fields.Many2One('sale.prospect', "Prospect", readonly=True)
+    # The empty choice makes the operator pick the interest explicitly
     interest = fields.Selection(
-        CALL_INTERESTS, "Interest", required=True, sort=False)
+        INTERESTS, "Interest", required=True, sort=False)
     description = fields.Text("Description")
     call_type = fields.Selection(
         'get_call_types', "Call Type",
@@ -714,7 +722,7 @@ class NextCall(Wizard):
                     'sale_opportunity_management.msg_no_pending_call'))
         action['name'] = trace.rec_name
         action['views'].reverse()
-        return action, {'res_id': [trace.id]}
+        return action, {'res_id': trace.id}
 
     @classmethod
     def most_urgent(cls):

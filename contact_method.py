@@ -185,6 +185,17 @@ class ContactMethod(
                     values['invalid_phone'] = invalid
         return values
 
+    def valid_for_party(self):
+        "Tell whether a party contact mechanism would accept the value"
+        if self.contact_type in PHONE_TYPES:
+            return not self.invalid_phone
+        if self.contact_type == 'mail':
+            try:
+                validate_email(self.value)
+            except EmailNotValidError:
+                return False
+        return True
+
     @classmethod
     def on_modification(cls, mode, methods, field_names=None):
         pool = Pool()

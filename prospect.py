@@ -200,6 +200,13 @@ class Prospect(
     def default_company(cls):
         return Transaction().context.get('company')
 
+    @classmethod
+    def default_country(cls):
+        pool = Pool()
+        Configuration = pool.get('sale.prospect.configuration')
+        country = Configuration(1).default_country
+        return country.id if country else None
+
     @fields.depends('country', 'subdivision')
     def on_change_country(self):
         if (self.subdivision
@@ -493,10 +500,10 @@ class Prospect(
             'mail': 'email', 'mobile': 'mobile', 'whatsapp': 'mobile',
             'phone': 'phone', 'website': 'website', 'other': 'other',
             }
-        # Unrecognised numbers would be refused by the party
         party.contact_mechanisms = [
             ContactMechanism(
-                type='other' if m.invalid_phone else types[m.contact_type],
+                type=(types[m.contact_type] if m.valid_for_party()
+                    else 'other'),
                 value=m.value, name=m.name)
             for m in self.contact_methods]
         party.categories = self.categories
