@@ -6,7 +6,8 @@ VPY := $(VENV)/bin/python
 # the packaging metadata needs a new one.
 STAMP := $(VENV)/.installed
 
-.PHONY: test test-sqlite test-postgresql demo clean
+.PHONY: test test-sqlite test-postgresql test-browser security-test load-test \
+	demo clean
 
 test: $(STAMP)
 	$(VPY) tools/run-tests all
@@ -17,6 +18,22 @@ test-sqlite: $(STAMP)
 # Asked for by name, PostgreSQL not being available is a failure.
 test-postgresql: $(STAMP)
 	REQUIRE_POSTGRESQL=1 $(VPY) tools/run-tests postgresql
+
+# The web client driven through its menus by a headless chromium, on a fresh
+# demo database (tools/test-browser installs chromium, playwright and what
+# tools/demo needs).
+test-browser:
+	tools/test-browser
+
+# Security probes over JSON-RPC against a real trytond on a throwaway
+# PostgreSQL cluster.
+security-test: $(STAMP)
+	$(VPY) tools/security-test
+
+# Load and fault test: two trytond, 20 virtual operators, one server killed
+# midway (not in CI).
+load-test: $(STAMP)
+	$(VPY) tools/load-test
 
 # tools/demo installs what it needs itself.
 demo:

@@ -15,7 +15,8 @@ from trytond.model import (
 from trytond.pool import Pool
 from trytond.pyson import Bool, Eval, If
 from trytond.tools import grouped_slice, reduce_ids
-from trytond.transaction import Transaction, without_check_access
+from trytond.transaction import (
+    Transaction, check_access, without_check_access)
 from trytond.wizard import (
     Button, StateAction, StateTransition, StateView, Wizard)
 
@@ -303,6 +304,10 @@ class ProspectTrace(Workflow, ModelSQL, ModelView, ChatMixin):
 
     @classmethod
     def check_modification(cls, mode, traces, values=None, external=False):
+        if external and mode in {'write', 'delete'}:
+            # The record rules first: the messages below name the traces
+            with check_access():
+                cls.read([t.id for t in traces], ['id'])
         super().check_modification(
             mode, traces, values=values, external=external)
         if mode == 'delete':
@@ -518,10 +523,16 @@ class Call(ModelSQL, ModelView):
 
     @classmethod
     def check_modification(cls, mode, calls, values=None, external=False):
+        if external and mode in {'write', 'delete'}:
+            # The record rules first: the messages below name the calls
+            with check_access():
+                cls.read([c.id for c in calls], ['id'])
         super().check_modification(
             mode, calls, values=values, external=external)
         if mode == 'create':
             cls.check_trace_open(calls)
+            if external and not is_prospect_admin():
+                cls.check_operator_create(calls)
         elif mode == 'write':
             if 'prospect_trace' in values:
                 cls.check_trace_open(calls)
@@ -540,6 +551,16 @@ class Call(ModelSQL, ModelView):
                 raise CallValidationError(gettext(
                         'sale_opportunity_management.msg_call_trace_closed',
                         trace=call.prospect_trace.rec_name))
+
+    @classmethod
+    def check_operator_create(cls, calls):
+        "Let operators log calls in their own name only"
+        user = Transaction().user
+        for call in calls:
+            if not call.operator or call.operator.id != user:
+                raise CallAccessError(gettext(
+                        'sale_opportunity_management.msg_call_operator',
+                        call=call.rec_name))
 
     @classmethod
     def check_operator_write(cls, calls, values):

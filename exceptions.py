@@ -47,3 +47,7 @@ class AssignmentError(UserError):
 
 class NoPendingCallError(UserError):
     pass
+
+
+class ReportContextError(UserError):
+    pass

@@ -10,6 +10,7 @@ from sql.conditionals import Case, Coalesce
 from sql.functions import DateTrunc, RowNumber
 
 from trytond import backend
+from trytond.i18n import gettext
 from trytond.model import ModelSQL, ModelView, fields
 from trytond.model.fields.date import SQLite_Date
 from trytond.pool import Pool
@@ -19,6 +20,7 @@ from trytond.transaction import Transaction
 from trytond.wizard import StateAction, Wizard
 
 from .common import INTERESTS
+from .exceptions import ReportContextError
 
 PATH_SEPARATOR = ' → '
 
@@ -85,6 +87,43 @@ def company_filter(column):
     return column.in_(User.get_companies() or [-1]) | (column == Null)
 
 
+PERIODS = {'day', 'week', 'month'}
+
+
+def report_context():
+    """Return the filters of the report context, checked: the values come
+    from the client as they are, and one of the wrong type must be refused
+    with a user error rather than reach the SQL query"""
+    context = Transaction().context
+
+    def invalid(name, value):
+        return ReportContextError(gettext(
+                'sale_opportunity_management.msg_report_context_invalid',
+                name=name, value=str(value)[:100]))
+    values = {}
+    for name in ['from_date', 'to_date']:
+        value = context.get(name)
+        if isinstance(value, str):
+            try:
+                value = dt.date.fromisoformat(value)
+            except ValueError:
+                raise invalid(name, value)
+        if value is not None and not isinstance(value, dt.date):
+            raise invalid(name, value)
+        values[name] = value
+    for name in ['operator', 'business_unit']:
+        value = context.get(name)
+        if value is not None and (
+                isinstance(value, bool) or not isinstance(value, int)):
+            raise invalid(name, value)
+        values[name] = value
+    period = context.get('period') or 'day'
+    if period not in PERIODS:
+        raise invalid('period', period)
+    values['period'] = period
+    return values
+
+
 def period_start(period, column):
     "Return the SQL expression of the first day of the column's period"
     if period == 'week' and backend.name == 'sqlite':
@@ -96,7 +135,7 @@ def period_start(period, column):
 def calls_in_period(call, trace):
     """Return the condition on the calls of the companies, the period and
     the business unit of the context"""
-    context = Transaction().context
+    context = report_context()
     where = company_filter(call.company)
     if context.get('from_date'):
         where &= call.date >= context['from_date']
@@ -144,7 +183,7 @@ class CallReportMixin(ReportMixin):
 
     @classmethod
     def _where(cls, tables):
-        context = Transaction().context
+        context = report_context()
         call = tables['call']
         where = calls_in_period(call, tables['trace'])
         if context.get('operator'):
@@ -230,11 +269,11 @@ class CallOperatorTimeseries(CallReportMixin, ModelSQL, ModelView):
         # The bucket is computed in a subquery so that the outer query
         # groups by a plain column: PostgreSQL binds the period as a
         # parameter, making two DateTrunc expressions different to it.
-        context = Transaction().context
+        context = report_context()
         from_item, tables = cls._joins()
         call = tables['call']
         bucket = cls.date.sql_cast(
-            period_start(context.get('period', 'day'), call.date))
+            period_start(context['period'], call.date))
         calls = from_item.select(
             call.id, call.operator, call.interest, bucket.as_('date'),
             where=cls._where(tables))
@@ -338,7 +377,7 @@ class TraceInterest(ReportMixin, ModelSQL, ModelView):
 
     @classmethod
     def _where(cls, tables):
-        context = Transaction().context
+        context = report_context()
         prospect = tables['prospect']
         if context.get('operator'):
             return prospect.assigned_operator == context['operator']
@@ -406,7 +445,7 @@ class TracePending(ReportMixin, ModelSQL, ModelView):
 
     @classmethod
     def _columns(cls, tables):
-        context = Transaction().context
+        context = report_context()
         trace, prospect, call = (
             tables['trace'], tables['prospect'], tables['call'])
         called = trace.id.in_(call.select(call.prospect_trace))
@@ -429,7 +468,7 @@ class TracePending(ReportMixin, ModelSQL, ModelView):
 
     @classmethod
     def _where(cls, tables):
-        context = Transaction().context
+        context = report_context()
         trace, prospect = tables['trace'], tables['prospect']
         where = (trace.state == 'open') & company_filter(trace.company)
         if context.get('operator'):
@@ -490,7 +529,7 @@ class ProspectAssignment(ReportMixin, ModelSQL, ModelView):
 
     @classmethod
     def _where(cls, tables):
-        context = Transaction().context
+        context = report_context()
         prospect = tables['prospect']
         where = (prospect.active == Literal(True)) & company_filter(
             prospect.company)
@@ -576,7 +615,7 @@ class OpenCalls(Wizard):
     start = StateAction('sale_opportunity_management.act_call_form')
 
     def do_start(self, action):
-        context = Transaction().context
+        context = report_context()
         rows = ['OR']
         for record in self.records:
             row = [
@@ -587,7 +626,7 @@ class OpenCalls(Wizard):
                 row.append(('business_unit', '=', record.business_unit.id
                         if record.business_unit else None))
             if 'date' in self.model._fields:
-                period = context.get('period', 'day')
+                period = context['period']
                 end = record.date + relativedelta(**{period + 's': 1})
                 row.extend([
                         ('date', '>=', record.date),

@@ -1,0 +1,689 @@
+#!/usr/bin/env python3
+# This file is part of sale_opportunity_management.  The COPYRIGHT file at
+# the top level of this repository contains the full copyright notices and
+# license terms.
+"""Walk through the demo in the web client (sao) as its users would.
+
+    .venv/bin/python tests/browser/walkthrough.py --url http://localhost:8000/
+
+tools/test-browser builds a fresh demo database, serves it and runs this
+script; run it by hand against any demo server (tools/demo) to look again.
+Steps (each logs in again in a new browser context):
+
+  operator-log-call    operator1: menu Next Call, button Log a Call, the
+                       wizard (interest, description), Log; the trace shows
+                       the call and its new current interest
+  operator-calls-list  operator1: menu Calls lists the call
+  admin-assign         admin: Prospects, tab Unassigned, select two, action
+                       Assign Prospects, choose an operator, Assign; the rows
+                       show the operator
+  admin-report         admin: Reports > Calls per Operator, rows and the
+                       total, then its graph view
+  registrar-register   registrar: Register Prospect, name, city, business
+                       unit, a mobile and a mail; Save; the record is saved
+                       and the mobile is shown formatted
+
+Labels are looked up in the user's language (English or Spanish).  The
+screenshots go to var/screenshots/browser-<role>-NN-<what>.png.  It ends
+with a line "N passed, N failed" and exits 1 when a step failed.
+
+Needs the Python package playwright and Debian's chromium
+(tools/test-browser installs them); Playwright's browser download is never
+used.
+"""
+import argparse
+import datetime as dt
+import glob
+import os
+import re
+import sys
+import time
+import traceback
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(
+            os.path.abspath(__file__))))
+CHROMIUM = '/usr/bin/chromium'
+CHROMIUM_ARGS = [
+    '--headless', '--no-sandbox', '--disable-gpu', '--disable-quic',
+    '--no-first-run', '--disable-background-networking',
+    '--disable-component-update', '--disable-sync',
+    ]
+PREFIX = 'browser'
+
+# The demo users (tools/demo_data.py)
+OPERATOR = ('operator1', 'operator1')
+OTHER_OPERATOR_LOGIN = 'operator2'
+ADMIN = ('admin', 'admin')
+REGISTRAR = ('registrar', 'registrar')
+
+# Labels: (English, Spanish)
+L = {
+    'Prospects': ('Prospects', 'Prospectos'),
+    'Next Call': ('Next Call', 'Próxima llamada'),
+    'Calls': ('Calls', 'Llamadas'),
+    'Reports': ('Reports', 'Informes'),
+    'Calls per Operator': ('Calls per Operator', 'Llamadas por operador'),
+    'Register Prospect': ('Register Prospect', 'Registrar prospecto'),
+    'Assign Prospects': ('Assign Prospects', 'Asignar prospectos'),
+    'Unassigned': ('Unassigned', 'Sin asignar'),
+    'Today': ('Today', 'Hoy'),
+    'Log': ('Log', 'Registrar'),
+    'Assign': ('Assign', 'Asignar'),
+    'New': ('New', 'Nuevo'),
+    'Optics': ('Optics', 'Óptica'),
+    'Mobile': ('Mobile', 'Móvil'),
+    'E-Mail': ('E-Mail', 'Correo electrónico'),
+    }
+INTEREST = {
+    '2': ('Medium interest', 'Interés medio'),
+    '3': ('High interest', 'Interés alto'),
+    }
+
+
+class StepFailure(Exception):
+    pass
+
+
+class Client:
+    "A user in front of sao: one browser context"
+
+    def __init__(self, browser, url, database, role, outdir, timeout):
+        self.context = browser.new_context(
+            viewport={'width': 1400, 'height': 900},
+            locale='en-US')
+        self.page = self.context.new_page()
+        self.url = url
+        self.database = database
+        self.role = role
+        self.outdir = outdir
+        self.timeout = timeout  # ms
+        self.page.set_default_timeout(timeout)
+        self.lang = 'en'
+        self.errors = []
+        self.shots = []
+        self.page.on('console', self._console)
+        self.page.on('pageerror',
+            lambda e: self.errors.append('page error: %s' % e))
+        self.page.on('response', self._response)
+
+    def close(self):
+        self.context.close()
+
+    # -- reporting ----------------------------------------------------------
+
+    def _console(self, msg):
+        if msg.type == 'error':
+            self.errors.append('console: %s' % msg.text)
+
+    def _response(self, response):
+        if response.status >= 400:
+            self.errors.append(
+                'HTTP %s %s' % (response.status, response.url))
+
+    def real_errors(self):
+        return [e for e in self.errors
+            # sao asks for translations of English, which has none
+            if '/locale/en' not in e
+            # told again by the response, with its address
+            and 'Failed to load resource' not in e]
+
+    def shot(self, name):
+        "Take a screenshot once the client is idle"
+        self.idle()
+        number = len([s for s in os.listdir(self.outdir)
+                if s.startswith('%s-%s-' % (PREFIX, self.role))]) + 1
+        path = os.path.join(self.outdir, '%s-%s-%02d-%s.png' % (
+                PREFIX, self.role, number, name))
+        self.page.screenshot(path=path)
+        self.shots.append(os.path.relpath(path, ROOT))
+        print('    screenshot %s' % os.path.relpath(path, ROOT), flush=True)
+        return path
+
+    # -- waiting ------------------------------------------------------------
+
+    def idle(self):
+        "Wait until no request is running and no dialog is fading"
+        self.page.wait_for_load_state('networkidle', timeout=self.timeout)
+        self.page.wait_for_function(
+            "() => !document.querySelector('.modal.fade:not(.in)')"
+            " && !document.querySelector('.modal-backdrop.fade:not(.in)')",
+            timeout=self.timeout)
+
+    def wait(self, test, message):
+        """Wait until test() is true; fail with message (a string or a
+        function returning it) and what sao says"""
+        deadline = time.monotonic() + self.timeout / 1000
+        while True:
+            self.check_dialogs()
+            try:
+                if test():
+                    return
+            except StepFailure:
+                raise
+            except Exception:
+                pass
+            if time.monotonic() > deadline:
+                if callable(message):
+                    message = message()
+                raise StepFailure(message + self._hint())
+            self.page.wait_for_timeout(200)
+
+    def _hint(self):
+        errors = self.real_errors()
+        return (' (client: %s)' % errors[-1]) if errors else ''
+
+    def check_dialogs(self):
+        "Fail on a visible error or warning dialog, quoting it"
+        for selector, kind in [
+                ('.error-dialog', 'error dialog'),
+                ('.warning-dialog', 'warning dialog'),
+                ('.user-warning-dialog', 'warning dialog'),
+                ]:
+            dialog = self.page.locator(selector + ':visible')
+            if dialog.count():
+                text = ' '.join(
+                    dialog.first.locator('.modal-body').inner_text().split())
+                raise StepFailure('%s: %s' % (kind, text[:500]))
+
+    # -- sao ----------------------------------------------------------------
+
+    def t(self, key):
+        english, spanish = L[key]
+        return spanish if self.lang.startswith('es') else english
+
+    def login(self, user, password):
+        page = self.page
+        page.goto(self.url, timeout=self.timeout)
+        page.wait_for_selector('#login', state='visible')
+        # sao asks the server for its databases: a read-only field with
+        # the only one, a list of them, or a free field
+        database_input = page.locator('input#database:visible')
+        select = page.locator('select#database:visible')
+        option = select.locator('option', has_text=self.database)
+
+        def ready():
+            return ((database_input.count()
+                    and (database_input.is_editable()
+                        or database_input.input_value()))
+                or option.count())
+        self.wait(ready, 'the login form shows no database')
+        if database_input.count():
+            if database_input.is_editable():
+                database_input.fill(self.database)
+            elif database_input.input_value() != self.database:
+                raise StepFailure('the server serves %r, not %r' % (
+                        database_input.input_value(), self.database))
+        else:
+            select.select_option(self.database)
+        page.fill('input#login', user)
+        page.locator('.login-dialog button[type=submit]').click()
+        password_input = page.locator(
+            '.modal-dialog input[type=password]:visible')
+        password_input.wait_for()
+        password_input.fill(password)
+        password_input.press('Enter')
+        page.wait_for_selector('#menu .treeview, #menu table')
+        self.idle()
+        self.lang = page.evaluate('Sao.i18n.getlang()') or 'en'
+
+    def _menu_row(self, name, after=-1):
+        "Return the index of the first menu row named name after the index"
+        found = []
+
+        def test():
+            texts = [t.strip() for t in
+                self.page.locator('#menu tbody tr').all_inner_texts()]
+            for index, text in enumerate(texts):
+                if index > after and text == name:
+                    found.append(index)
+                    return True
+        self.wait(test, 'menu entry %r not found' % name)
+        return found[0]
+
+    def open_menu(self, *keys):
+        "Click the menu entries (keys of L), expanding the parents"
+        page = self.page
+        rows = page.locator('#menu tbody tr')
+        names = [self.t(k) for k in keys]
+        index = -1
+        for i, name in enumerate(names):
+            index = self._menu_row(name, index)
+            row = rows.nth(index)
+            if i < len(names) - 1:
+                texts = [t.strip() for t in rows.all_inner_texts()]
+                if names[i + 1] not in texts[index + 1:]:
+                    row.locator('.expander').click()
+            else:
+                tab_list = page.locator('#tablist > li')
+                tabs = tab_list.count()
+                row.locator('.column-char').click()
+                self.wait(lambda: tab_list.count() > tabs,
+                    '%s did not open' % ' > '.join(names))
+        self.idle()
+
+    @property
+    def pane(self):
+        return self.page.locator('#tabcontent > .tab-pane.active')
+
+    def field(self, name, tag='input'):
+        "The widget of the field name in the form of the current tab"
+        return self.pane.locator('.form %s[name="%s"]' % (tag, name)).first
+
+    def button(self, name):
+        return self.pane.locator('.form button[name="%s"]' % name).first
+
+    def dialog(self, class_='wizard-dialog'):
+        return self.page.locator('.%s.modal:visible' % class_).last
+
+    def dialog_button(self, dialog, text):
+        "The footer button of the dialog labelled text"
+        button = dialog.locator('.modal-footer button', has_text=text)
+        self.wait(lambda: button.count() == 1,
+            'no button %r in the dialog' % text)
+        return button
+
+    def rows(self, scope=None):
+        "The data rows of the (first) list in scope"
+        scope = scope or self.pane
+        return scope.locator('.treeview').first.locator(
+            'tbody tr:not(.more-row):visible')
+
+    def row_with(self, text, scope=None):
+        return self.rows(scope).filter(has_text=text)
+
+    def columns(self, scope=None):
+        "The header texts of the (first) list in scope"
+        scope = scope or self.pane
+        return [t.strip() for t in scope.locator('.treeview').first.locator(
+                'thead th').all_inner_texts()]
+
+    def cell(self, row, column, scope=None):
+        "The text of the row's cell in the column titled column"
+        index = self.columns(scope).index(column)
+        return row.locator('td').nth(index).inner_text().strip()
+
+    def selection_value(self, select):
+        "The label shown by a select widget"
+        return select.evaluate(
+            "s => s.selectedIndex >= 0 ? s.options[s.selectedIndex].text"
+            " : ''").strip()
+
+    def type(self, entry, text):
+        """Type text in the entry and leave it with Tab, as one does
+
+        (sao redraws the form when a field is left: a button clicked while
+        a text field still has the focus may find the selection widgets
+        half redrawn and save their first option)"""
+        entry.click()
+        entry.fill(text)
+        entry.press('Tab')
+        self.idle()
+
+    def choose(self, select, value=None, label=None):
+        "Choose an option of the select and wait until it shows"
+        if value is not None:
+            select.select_option(value=value)
+        else:
+            select.select_option(label=label)
+        self.idle()
+        shown = []
+
+        def test():
+            shown[:] = [select.input_value(), self.selection_value(select)]
+            return (shown[0] == value) if value is not None else (
+                shown[1] == label)
+        self.wait(test, lambda: 'the selection shows %r, not %r' % (
+                shown, value or label))
+
+    def tab_title(self):
+        return self.page.locator('#tablist > li.active a').first.inner_text(
+            ).replace('×', '').strip()
+
+    def row_text(self, row):
+        "The cells of the row, for messages"
+        return ' | '.join(t.strip()
+            for t in row.locator('td:visible').all_inner_texts() if t.strip())
+
+
+# -- steps -----------------------------------------------------------------
+
+def step_operator_log_call(client, state):
+    "operator1: Next Call, Log a Call, the trace shows the call"
+    client.login(*OPERATOR)
+    client.open_menu('Prospects', 'Next Call')
+    make_call = client.button('make_call')
+    client.wait(lambda: make_call.is_visible(),
+        'Next Call opened no trace form with the button Log a Call')
+    prospect = client.field('prospect').input_value()
+    interest = client.field('current_interest', 'select')
+    call_count = client.field('call_count')
+    before_interest = interest.input_value()
+    before_count = int(call_count.input_value() or 0)
+    print('    next call: %s (%s calls, interest %s)' % (
+            client.tab_title(), before_count,
+            client.selection_value(interest) or '-'), flush=True)
+    client.shot('next-call')
+
+    # Log a Call
+    client.wait(lambda: make_call.is_enabled(), 'Log a Call is disabled')
+    make_call.click()
+    wizard = client.dialog()
+    client.wait(lambda: wizard.locator('select[name="interest"]').count(),
+        'the Log a Call wizard did not open')
+    # a new interest, to see the trace's one change
+    new_interest = '3' if before_interest != '"3"' else '2'
+    interest_select = wizard.locator('select[name="interest"]')
+    client.choose(interest_select, value='"%s"' % new_interest)
+    description = ('Prueba del navegador %s: piden visita para firmar.'
+        % dt.datetime.now().strftime('%H%M%S'))
+    client.type(wizard.locator('textarea[name="description"]'), description)
+    client.wait(lambda: interest_select.input_value()
+        == '"%s"' % new_interest, 'the wizard lost the interest chosen')
+    state['description'] = description
+    state['prospect'] = prospect
+    client.shot('log-call-wizard')
+    client.dialog_button(wizard, client.t('Log')).click()
+    client.wait(lambda: not client.page.locator(
+            '.wizard-dialog.modal:visible').count(),
+        'the wizard did not close')
+    client.idle()
+    client.check_dialogs()
+
+    # the trace form, reloaded
+    calls = client.pane.locator('.form-one2many').filter(
+        has=client.page.locator('.form-one2many-string',
+            has_text=client.t('Calls')))
+    client.wait(lambda: client.row_with(description, calls).count() == 1,
+        'the call is not in the calls of the trace')
+    first = client.rows(calls).first.inner_text()
+    if description not in first:
+        raise StepFailure('the new call is not the first of the list: %r'
+            % first[:120])
+    label = INTEREST[new_interest][client.lang.startswith('es')]
+    client.wait(lambda: interest.input_value() == '"%s"' % new_interest,
+        lambda: 'the current interest of the trace shows %r, not %r' % (
+            client.selection_value(interest), label))
+    client.wait(lambda: int(call_count.input_value() or 0) == before_count + 1,
+        lambda: 'the trace counts %s calls, not %s' % (
+            call_count.input_value(), before_count + 1))
+    print('    logged: %r, current interest now %r' % (
+            description, client.selection_value(interest)), flush=True)
+    client.shot('call-logged')
+
+
+def step_operator_calls_list(client, state):
+    "operator1: menu Calls shows the new call"
+    if 'description' not in state:
+        raise StepFailure('no call was logged by the previous step')
+    description = state['description']
+    client.login(*OPERATOR)
+    client.open_menu('Prospects', 'Calls')
+    row = client.row_with(description)
+    client.wait(lambda: row.count() == 1,
+        'the call %r is not in the list of calls' % description)
+    text = row.first.inner_text()
+    if state['prospect'] not in text:
+        raise StepFailure('the row of the call does not name its prospect '
+            '%r: %r' % (state['prospect'], text))
+    print('    row: %s' % client.row_text(row.first), flush=True)
+    client.shot('calls-list')
+
+
+def step_admin_assign(client, state):
+    "admin: select unassigned prospects, Assign Prospects, see the operator"
+    client.login(*ADMIN)
+    client.open_menu('Prospects', 'Prospects')
+    tab = client.pane.locator('a[role="tab"]',
+        has_text=client.t('Unassigned'))
+    client.wait(lambda: tab.count() == 1, 'no tab Unassigned')
+    tab.click()
+    client.wait(lambda: tab.locator('xpath=..').get_attribute(
+            'class') == 'active', 'the tab Unassigned did not open')
+    rows = client.rows()
+    client.wait(lambda: rows.count() >= 2
+        and client.columns()[2:3] != [''],
+        'fewer than two unassigned prospects')
+    client.idle()
+    column_name = client.columns()[2]
+    names = []
+    for i in range(2):
+        row = rows.nth(i)
+        names.append(row.locator('td').nth(2).inner_text().strip())
+        row.locator('td.selection-state input[type=checkbox]').check()
+    print('    selected (%s): %s' % (column_name, names), flush=True)
+    client.shot('unassigned-selected')
+
+    # Launch action > Assign Prospects
+    client.pane.locator('button#action').click()
+    item = client.page.locator('.dropdown-menu:visible a[role=menuitem]',
+        has_text=client.t('Assign Prospects'))
+    client.wait(lambda: item.count() >= 1,
+        'no action Assign Prospects in the toolbar menu')
+    item.first.click()
+    wizard = client.dialog()
+    entry = wizard.locator('input[name="operators"]')
+    client.wait(lambda: entry.count() == 1,
+        'the Assign Prospects wizard did not open')
+    prospects = wizard.locator('.form-many2many').filter(
+        has=client.page.locator('input[name="prospects"]'))
+    client.wait(lambda: all(client.row_with(n, prospects).count()
+            for n in names),
+        'the wizard does not propose the selected prospects')
+    if client.rows(prospects).count() != 2:
+        raise StepFailure('the wizard proposes %d prospects, not the 2 '
+            'selected' % client.rows(prospects).count())
+    # type the operator and take the completion, as one does
+    entry.click()
+    entry.press_sequentially(OTHER_OPERATOR_LOGIN, delay=50)
+    choice = wizard.locator('.dropdown-completion li a:visible')
+    client.wait(lambda: choice.count() >= 1,
+        'no completion for the operator %r' % OTHER_OPERATOR_LOGIN)
+    operator = choice.first.inner_text().strip()
+    choice.first.click()
+    operators = wizard.locator('.form-many2many').filter(
+        has=client.page.locator('input[name="operators"]'))
+    client.wait(lambda: client.row_with(operator, operators).count() == 1,
+        'the operator %r was not added' % operator)
+    state['operator'] = operator
+    client.shot('assign-wizard')
+    client.dialog_button(wizard, client.t('Assign')).click()
+    client.wait(lambda: not client.page.locator(
+            '.wizard-dialog.modal:visible').count(),
+        'the wizard did not close')
+    client.idle()
+    client.check_dialogs()
+
+    # the list (reloaded) shows the operator on the two prospects
+    header = client.columns()
+    for name in names:
+        row = client.row_with(name)
+
+        def assigned():
+            return (row.count() == 1
+                and operator in row.first.inner_text())
+        client.wait(assigned, '%r does not show the operator %r (columns: '
+            '%s)' % (name, operator, ', '.join(h for h in header if h)))
+    print('    assigned to %s: %s' % (operator, names), flush=True)
+    client.shot('assigned')
+
+
+def step_admin_report(client, state):
+    "admin: Reports > Calls per Operator, rows, total, graph"
+    client.login(*ADMIN)
+    client.open_menu('Prospects', 'Reports', 'Calls per Operator')
+    rows = client.rows()
+    client.wait(lambda: rows.count() >= 1,
+        'Calls per Operator shows no row for the current month')
+    client.idle()
+    columns = client.columns()
+    calls_column = client.t('Calls')
+    if calls_column not in columns:
+        raise StepFailure('no column %r: %s' % (calls_column, columns))
+    index = columns.index(calls_column)
+    values = [int(rows.nth(i).locator('td').nth(index).inner_text().strip()
+            .replace('.', '').replace(',', '') or 0)
+        for i in range(rows.count())]
+    footer = client.pane.locator('.treeview').first.locator('tfoot')
+    client.wait(lambda: footer.count() and footer.locator('th').nth(
+            index).inner_text().strip(), 'the list shows no total')
+    total_text = footer.locator('th').nth(index).inner_text().strip()
+    total = int(total_text.split()[-1].replace('.', '').replace(',', ''))
+    print('    %d rows, calls %s, total %d' % (len(values), values, total),
+        flush=True)
+    if total != sum(values):
+        raise StepFailure('the total %d is not the sum of the rows %d'
+            % (total, sum(values)))
+    if 'operator' in state:
+        pass  # the assignment does not make calls
+    client.shot('calls-per-operator')
+
+    # switch to the graph
+    client.pane.locator('button#switch_').click()
+    graph = client.pane.locator('.graph svg, .graph canvas')
+    client.wait(lambda: graph.count() >= 1 and graph.first.is_visible(),
+        'the graph view did not render')
+    bars = client.pane.locator('.graph .bb-bar, .graph .c3-bar, '
+        '.graph path.bb-shape, .graph path.c3-shape')
+    client.wait(lambda: bars.count() >= 1, 'the graph shows no bar')
+    client.shot('calls-per-operator-graph')
+
+
+def step_registrar_register(client, state):
+    "registrar: Register Prospect with a mobile and a mail; Save"
+    client.login(*REGISTRAR)
+    client.open_menu('Prospects', 'Prospects', 'Register Prospect')
+    name = client.field('name')
+    client.wait(lambda: name.is_visible() and name.is_editable(),
+        'Register Prospect opened no editable form')
+    prospect_name = ('Óptica Prueba Navegador %s S.A.S'
+        % dt.datetime.now().strftime('%H%M%S'))
+    client.type(name, prospect_name)
+    client.choose(client.field('business_unit', 'select'),
+        label=client.t('Optics'))
+    client.type(client.field('city'), 'Bogotá')
+
+    contacts = client.pane.locator('.form-one2many').first
+    new = contacts.locator('.form-one2many-toolbar button[title="%s"]'
+        % client.t('New'))
+    rows = client.rows(contacts)
+    for i, (kind, value) in enumerate([
+                ('mobile', '3001234567'),
+                ('mail', 'compras@ejemplo.com.co'),
+                ]):
+        new.click()
+        client.wait(lambda: rows.count() == i + 1,
+            'the contact methods list made no new row')
+        row = rows.nth(i)
+        select = row.locator('select')
+        client.wait(lambda: select.count() >= 1,
+            'the new contact method row is not editable')
+        client.choose(select.first, value='"%s"' % kind)
+        entry = row.locator('input[type="text"], input[type="input"], '
+            'input:not([type])').first
+        client.type(entry, value)
+    client.shot('register-form')
+
+    client.pane.locator('button#save').click()
+    client.idle()
+    client.check_dialogs()
+    save = client.pane.locator('button#save')
+    client.wait(lambda: save.is_disabled(), 'the prospect was not saved')
+    client.wait(lambda: re.search(r'/sale\.prospect/(\d+)', client.page.url),
+        'the address shows no record id: %s' % client.page.url)
+    record_id = re.search(r'/sale\.prospect/(\d+)', client.page.url).group(1)
+    mobile = client.row_with('+57 300 1234567', contacts)
+    client.wait(lambda: mobile.count() == 1,
+        lambda: 'the mobile is not shown as +57 300 1234567: %s' % '; '.join(
+            client.row_text(r) for r in client.rows(contacts).all()))
+    mail = client.row_with('compras@ejemplo.com.co', contacts)
+    client.wait(lambda: mail.count() == 1, 'the mail is not shown')
+    print('    saved %r as sale.prospect %s' % (prospect_name, record_id),
+        flush=True)
+    client.shot('registered')
+
+
+STEPS = [
+    ('operator-log-call', 'operator', step_operator_log_call),
+    ('operator-calls-list', 'operator', step_operator_calls_list),
+    ('admin-assign', 'admin', step_admin_assign),
+    ('admin-report', 'admin', step_admin_report),
+    ('registrar-register', 'registrar', step_registrar_register),
+    ]
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument('--url', default='http://localhost:8000/')
+    parser.add_argument('--database', '-d', default='demo')
+    parser.add_argument('--output', default=os.path.join(
+            ROOT, 'var', 'screenshots'))
+    parser.add_argument('--timeout', type=int, default=30,
+        help="seconds to wait for each thing to show")
+    parser.add_argument('--step', action='append', default=[],
+        help="run only these steps (repeatable)")
+    args = parser.parse_args()
+
+    steps = [s for s in STEPS if not args.step or s[0] in args.step]
+    os.makedirs(args.output, exist_ok=True)
+    for old in glob.glob(os.path.join(args.output, PREFIX + '-*.png')):
+        os.remove(old)
+    results = []
+    state = {}
+    try:
+        from playwright.sync_api import sync_playwright
+        with sync_playwright() as p:
+            browser = p.chromium.launch(executable_path=CHROMIUM,
+                args=CHROMIUM_ARGS, headless=True)
+            for name, role, function in steps:
+                results.append(run_step(browser, args, name, role, function,
+                        state))
+            browser.close()
+    except Exception as e:
+        # no browser: every step not run failed
+        print('FAIL browser: %s: %s' % (type(e).__name__,
+                (str(e).strip().splitlines() or [''])[0]))
+        results.extend([False] * (len(steps) - len(results)))
+    passed = sum(results)
+    print('%d passed, %d failed' % (passed, len(results) - passed))
+    return 0 if results and all(results) else 1
+
+
+def run_step(browser, args, name, role, function, state):
+    "Run the step in a new browser context; return whether it passed"
+    print('step %s: %s' % (name, function.__doc__), flush=True)
+    start = time.monotonic()
+    client = Client(browser, args.url, args.database, role,
+        args.output, args.timeout * 1000)
+    try:
+        function(client, state)
+        client.check_dialogs()
+        errors = client.real_errors()
+        if errors:
+            raise StepFailure('the client logged errors: %s'
+                % '; '.join(errors))
+        ok, reason = True, ''
+    except Exception as e:
+        ok = False
+        if isinstance(e, StepFailure):
+            reason = str(e)
+        else:
+            reason = '%s: %s' % (type(e).__name__,
+                (str(e).strip().splitlines() or [''])[0])
+            traceback.print_exc(limit=-3, file=sys.stdout)
+        try:
+            client.shot('%s-failed' % name.split('-', 1)[1])
+        except Exception as e:
+            print('    no screenshot: %s' % e)
+    finally:
+        try:
+            client.close()
+        except Exception:
+            pass
+    print('%s %s (%.1fs)%s' % ('PASS' if ok else 'FAIL', name,
+            time.monotonic() - start, '' if ok else ': ' + reason),
+        flush=True)
+    return ok
+
+
+if __name__ == '__main__':
+    sys.exit(main())
