@@ -536,8 +536,7 @@ def probes(data):
             op1.call('wizard.sale.prospect_trace.next_call.create')[0],
             {}, 'start'),
         answers(lambda r: r['actions'][0][1]['res_id']
-            and all(i in (d.traces['Alfa'], d.traces['Bravo'])
-                for i in r['actions'][0][1]['res_id']),
+            in (d.traces['Alfa'], d.traces['Bravo']),
             'one of own traces'))
 
     # 4. the registrar
