@@ -15,12 +15,11 @@ from trytond.model import (
 from trytond.pool import Pool
 from trytond.pyson import Bool, Eval, If
 from trytond.tools import grouped_slice, reduce_ids
-from trytond.transaction import (
-    Transaction, check_access, without_check_access)
+from trytond.transaction import Transaction, without_check_access
 from trytond.wizard import (
     Button, StateAction, StateTransition, StateView, Wizard)
 
-from .common import INTERESTS, is_prospect_admin
+from .common import INTERESTS, check_record_rules, is_prospect_admin
 from .exceptions import (
     CallAccessError, CallValidationError, DeletionError, NoPendingCallError,
     TraceValidationError)
@@ -305,9 +304,7 @@ class ProspectTrace(Workflow, ModelSQL, ModelView, ChatMixin):
     @classmethod
     def check_modification(cls, mode, traces, values=None, external=False):
         if external and mode in {'write', 'delete'}:
-            # The record rules first: the messages below name the traces
-            with check_access():
-                cls.read([t.id for t in traces], ['id'])
+            check_record_rules(cls, traces)
         super().check_modification(
             mode, traces, values=values, external=external)
         if mode == 'delete':
@@ -524,9 +521,7 @@ class Call(ModelSQL, ModelView):
     @classmethod
     def check_modification(cls, mode, calls, values=None, external=False):
         if external and mode in {'write', 'delete'}:
-            # The record rules first: the messages below name the calls
-            with check_access():
-                cls.read([c.id for c in calls], ['id'])
+            check_record_rules(cls, calls)
         super().check_modification(
             mode, calls, values=values, external=external)
         if mode == 'create':

@@ -3,7 +3,7 @@
 # license terms.
 "Helpers shared by the models of the module"
 from trytond.pool import Pool
-from trytond.transaction import Transaction
+from trytond.transaction import Transaction, check_access
 
 INTERESTS = [
     (None, ""),
@@ -12,6 +12,13 @@ INTERESTS = [
     ('2', "Medium interest: send more information"),
     ('3', "High interest: generate a sale"),
     ]
+
+
+def check_record_rules(Model, records):
+    """Raise the error of the record rules when the user may not read the
+    records, before any message names them"""
+    with check_access():
+        Model.read([r.id for r in records], ['id'])
 
 
 def is_prospect_admin():
