@@ -9,6 +9,7 @@ from sql.aggregate import Count, Max, Min
 from sql.conditionals import Case
 from sql.functions import RowNumber
 
+from trytond import backend
 from trytond.i18n import gettext
 from trytond.model import (
     ChatMixin, Index, ModelSQL, ModelView, Workflow, fields)
@@ -166,7 +167,8 @@ class ProspectTrace(Workflow, ModelSQL, ModelView, ChatMixin):
             'operator': prospect.assigned_operator,
             }
         result = {n: dict.fromkeys(map(int, traces)) for n in names}
-        for sub_ids in grouped_slice(list(map(int, traces))):
+        for sub_ids in grouped_slice(
+                list(map(int, traces)), backend.MAX_QUERY_PARAMS):
             cursor.execute(*trace.join(
                     prospect, condition=trace.prospect == prospect.id
                     ).select(
@@ -214,7 +216,8 @@ class ProspectTrace(Workflow, ModelSQL, ModelView, ChatMixin):
         result = {n: dict.fromkeys(map(int, traces)) for n in names}
         if 'call_count' in result:
             result['call_count'] = dict.fromkeys(map(int, traces), 0)
-        for sub_ids in grouped_slice(list(map(int, traces))):
+        for sub_ids in grouped_slice(
+                list(map(int, traces)), backend.MAX_QUERY_PARAMS):
             summary = cls._call_summary()
             cursor.execute(*summary.select(
                     summary.trace,
@@ -277,7 +280,7 @@ class ProspectTrace(Workflow, ModelSQL, ModelView, ChatMixin):
     def check_open_unique(cls, traces):
         "Check one open trace at most per prospect and business unit"
         opened = [t for t in traces if t.state == 'open']
-        for sub_traces in grouped_slice(opened):
+        for sub_traces in grouped_slice(opened, backend.MAX_QUERY_PARAMS):
             sub_traces = list(sub_traces)
             keys = {(t.prospect, t.business_unit) for t in sub_traces}
             with without_check_access():
@@ -489,7 +492,8 @@ class Call(ModelSQL, ModelView):
             'business_unit': trace.business_unit,
             }
         result = {n: dict.fromkeys(map(int, calls)) for n in names}
-        for sub_ids in grouped_slice(list(map(int, calls))):
+        for sub_ids in grouped_slice(
+                list(map(int, calls)), backend.MAX_QUERY_PARAMS):
             cursor.execute(*call.join(
                     trace, condition=call.prospect_trace == trace.id
                     ).select(
@@ -590,7 +594,7 @@ class Call(ModelSQL, ModelView):
         if not untyped:
             return
         first = {}
-        for sub_calls in grouped_slice(untyped):
+        for sub_calls in grouped_slice(untyped, backend.MAX_QUERY_PARAMS):
             cursor.execute(*call.select(
                     call.prospect_trace, Min(call.id),
                     where=reduce_ids(

@@ -8,6 +8,7 @@ from collections import defaultdict
 from sql import Window
 from sql.functions import RowNumber
 
+from trytond import backend
 from trytond.i18n import gettext
 from trytond.model import (
     ChatMixin, DeactivableMixin, Index, ModelSQL, ModelView, Unique, Workflow,
@@ -286,7 +287,7 @@ class Prospect(
     def get_current_interest(cls, prospects, name):
         cursor = Transaction().connection.cursor()
         interests = dict.fromkeys(map(int, prospects))
-        for sub_ids in grouped_slice(interests):
+        for sub_ids in grouped_slice(interests, backend.MAX_QUERY_PARAMS):
             latest = cls._latest_calls('prospect')
             cursor.execute(*latest.select(
                     latest.key, latest.interest,
@@ -315,12 +316,9 @@ class Prospect(
         for prospect in prospects:
             if prospect.name_key:
                 by_key[prospect.name_key].add(prospect.id)
-        for others in grouped_slice(cls.search([
-                        ('name_key', 'in', list(by_key)),
-                        ])):
-            for other in others:
-                for prospect_id in by_key[other.name_key]:
-                    result[prospect_id].add(other.id)
+        for other in cls.search([('name_key', 'in', list(by_key))]):
+            for prospect_id in by_key[other.name_key]:
+                result[prospect_id].add(other.id)
         by_compact = defaultdict(set)
         for method in ContactMethod.search([
                     ('prospect', 'in', [p.id for p in prospects]),
@@ -328,7 +326,8 @@ class Prospect(
                     ('value_compact', '!=', ''),
                     ]):
             by_compact[method.value_compact].add(method.prospect.id)
-        for compacts in grouped_slice(list(by_compact)):
+        for compacts in grouped_slice(
+                list(by_compact), backend.MAX_QUERY_PARAMS):
             for method in ContactMethod.search([
                         ('value_compact', 'in', list(compacts)),
                         ('prospect.active', '=', True),
@@ -415,7 +414,8 @@ class Prospect(
         if mode == 'delete':
             pool = Pool()
             Call = pool.get('sale.call')
-            for sub_prospects in grouped_slice(prospects):
+            for sub_prospects in grouped_slice(
+                    prospects, backend.MAX_QUERY_PARAMS):
                 with without_check_access():
                     calls = Call.search([
                             ('prospect_trace.prospect', 'in',

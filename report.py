@@ -8,6 +8,7 @@ from sql import Literal, Null, Window
 from sql.aggregate import Count, Max, Min, Sum
 from sql.conditionals import Case, Coalesce
 from sql.functions import DateTrunc, RowNumber
+from sql.operators import Exists
 
 from trytond import backend
 from trytond.i18n import gettext
@@ -396,7 +397,7 @@ class TraceInterest(ReportMixin, ModelSQL, ModelView):
         call = Call.__table__()
         cursor = Transaction().connection.cursor()
         paths = {r.id: [] for r in rows}
-        for sub_ids in grouped_slice(list(paths)):
+        for sub_ids in grouped_slice(list(paths), backend.MAX_QUERY_PARAMS):
             cursor.execute(*call.select(
                     call.prospect_trace, call.interest,
                     where=reduce_ids(call.prospect_trace, sub_ids),
@@ -448,7 +449,10 @@ class TracePending(ReportMixin, ModelSQL, ModelView):
         context = report_context()
         trace, prospect, call = (
             tables['trace'], tables['prospect'], tables['call'])
-        called = trace.id.in_(call.select(call.prospect_trace))
+        # EXISTS uses the index of the calls by trace, where IN would read
+        # them all for each trace
+        called = Exists(call.select(
+                call.id, where=call.prospect_trace == trace.id))
         due = trace.next_call != Null
         if context.get('to_date'):
             end = dt.datetime.combine(
@@ -573,20 +577,17 @@ class CallHighInterest(CallReportMixin, ModelSQL, ModelView):
             ]
 
     @classmethod
-    def _joins(cls):
-        pool = Pool()
-        Trace = pool.get('sale.prospect_trace')
-        from_item, tables = super()._joins()
-        tables['summary'] = summary = Trace._call_summary()
-        trace = tables['trace']
-        from_item = from_item.join(
-            summary, condition=summary.trace == trace.id)
-        return from_item, tables
-
-    @classmethod
     def _columns(cls, tables):
-        call, trace, summary = (
-            tables['call'], tables['trace'], tables['summary'])
+        pool = Pool()
+        Call = pool.get('sale.call')
+        call, trace = tables['call'], tables['trace']
+        # The latest call of the trace, read through the index of the calls
+        # by trace and date rather than by numbering all the calls
+        latest = Call.__table__()
+        current_interest = latest.select(
+            latest.interest,
+            where=latest.prospect_trace == call.prospect_trace,
+            order_by=[latest.date.desc, latest.id.desc], limit=1)
         return [
             call.id.as_('id'),
             call.id.as_('call'),
@@ -598,7 +599,7 @@ class CallHighInterest(CallReportMixin, ModelSQL, ModelView):
             call.contact_method.as_('contact_method'),
             call.description.as_('description'),
             trace.state.as_('trace_state'),
-            summary.current_interest.as_('current_interest'),
+            current_interest.as_('current_interest'),
             Literal(1).as_('calls'),
             ]
 
