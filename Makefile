@@ -7,7 +7,7 @@ VPY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
 .PHONY: test test-sqlite test-postgresql test-browser security-test load-test \
-	demo clean
+	bench demo clean
 
 test: $(STAMP)
 	$(VPY) tools/run-tests all
@@ -34,6 +34,11 @@ security-test: $(STAMP)
 # midway (not in CI).
 load-test: $(STAMP)
 	$(VPY) tools/load-test
+
+# Benchmark of the reports, the trace list and call logging on a throwaway
+# PostgreSQL cluster (1M calls, 5 to 10 min): see doc/performance.rst.
+bench: $(STAMP)
+	$(VPY) tools/bench.py $(BENCH_ARGS)
 
 # tools/demo installs what it needs itself.
 demo:
