@@ -439,17 +439,24 @@ def step_admin_assign(client, state):
     tab.click()
     client.wait(lambda: tab.locator('xpath=..').get_attribute(
             'class') == 'active', 'the tab Unassigned did not open')
-    rows = client.rows()
-    client.wait(lambda: rows.count() >= 2
-        and client.columns()[2:3] != [''],
-        'fewer than two unassigned prospects')
     client.idle()
+    rows = client.rows()
+
+    def unassigned_listed():
+        # the rows of the tab All stay on screen until the tab's are
+        # loaded: wait for as many rows as the tab counts
+        count = tab.locator('.badge').inner_text().strip()
+        return rows.count() >= 2 and str(rows.count()) == count
+    client.wait(unassigned_listed, 'fewer than two unassigned prospects')
     column_name = client.columns()[2]
     names = []
     for i in range(2):
         row = rows.nth(i)
         names.append(row.locator('td').nth(2).inner_text().strip())
-        row.locator('td.selection-state input[type=checkbox]').check()
+        checkbox = row.locator('td.selection-state input[type=checkbox]')
+        checkbox.check()
+        client.wait(checkbox.is_checked, 'row %d stays unselected' % i)
+    client.idle()
     print('    selected (%s): %s' % (column_name, names), flush=True)
     client.shot('unassigned-selected')
 
