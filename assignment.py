@@ -10,7 +10,6 @@ from trytond.i18n import gettext
 from trytond.model import ModelView, fields
 from trytond.pool import Pool
 from trytond.pyson import Eval, Id
-from trytond.tools import reduce_ids
 from trytond.transaction import Transaction
 from trytond.wizard import Button, StateTransition, StateView, Wizard
 
@@ -129,7 +128,8 @@ def operator_loads(operators):
     loads = dict.fromkeys((o.id for o in operators), 0)
     cursor.execute(*prospect.select(
             prospect.assigned_operator, Count(prospect.id),
-            where=reduce_ids(prospect.assigned_operator, list(loads))
+            where=fields.SQL_OPERATORS['in'](
+                prospect.assigned_operator, list(loads))
             & ~prospect.stage.in_(['customer', 'lost'])
             & (prospect.active == True),  # noqa: E712
             group_by=[prospect.assigned_operator]))

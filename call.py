@@ -5,9 +5,10 @@ import datetime as dt
 from collections import defaultdict
 
 from sql import Literal, Window
-from sql.aggregate import Count, Max, Min
+from sql.aggregate import Count, Max
 from sql.conditionals import Case
 from sql.functions import RowNumber
+from sql.operators import Exists
 
 from trytond import backend
 from trytond.i18n import gettext
@@ -15,7 +16,7 @@ from trytond.model import (
     ChatMixin, Index, ModelSQL, ModelView, Workflow, fields)
 from trytond.pool import Pool
 from trytond.pyson import Bool, Eval, If
-from trytond.tools import grouped_slice, reduce_ids
+from trytond.tools import grouped_slice
 from trytond.transaction import Transaction, without_check_access
 from trytond.wizard import (
     Button, StateAction, StateTransition, StateView, Wizard)
@@ -173,7 +174,7 @@ class ProspectTrace(Workflow, ModelSQL, ModelView, ChatMixin):
                     prospect, condition=trace.prospect == prospect.id
                     ).select(
                     trace.id, *(columns[n] for n in names),
-                    where=reduce_ids(trace.id, sub_ids)))
+                    where=fields.SQL_OPERATORS['in'](trace.id, sub_ids)))
             for trace_id, *values in cursor:
                 for name, value in zip(names, values):
                     result[name][trace_id] = value
@@ -222,7 +223,8 @@ class ProspectTrace(Workflow, ModelSQL, ModelView, ChatMixin):
             cursor.execute(*summary.select(
                     summary.trace,
                     *(getattr(summary, n) for n in names),
-                    where=reduce_ids(summary.trace, sub_ids)))
+                    where=fields.SQL_OPERATORS['in'](
+                        summary.trace, sub_ids)))
             for trace_id, *values in cursor:
                 for name, value in zip(names, values):
                     if name == 'last_call_date' and isinstance(value, str):
@@ -234,30 +236,38 @@ class ProspectTrace(Workflow, ModelSQL, ModelView, ChatMixin):
     def search_current_interest(cls, name, clause):
         _, operator, value = clause[:3]
         summary = cls._call_summary()
-        if value is None or (
-                isinstance(value, (list, tuple)) and None in value):
-            # Traces without calls have no interest
-            if operator in {'=', 'in'}:
-                values = value if operator == 'in' else [value]
-                query = summary.select(
-                    summary.trace,
-                    where=~fields.SQL_OPERATORS['in'](
-                        summary.current_interest,
-                        [v for v in values if v is not None] or ['']))
-                return [('id', 'not in', query)]
-            elif operator in {'!=', 'not in'}:
-                values = value if operator == 'not in' else [value]
-                query = summary.select(
-                    summary.trace,
-                    where=fields.SQL_OPERATORS['not in'](
-                        summary.current_interest,
-                        [v for v in values if v is not None] or ['']))
-                return [('id', 'in', query)]
-        Operator = fields.SQL_OPERATORS[operator]
-        query = summary.select(
-            summary.trace,
-            where=Operator(summary.current_interest, value))
-        return [('id', 'in', query)]
+        values = value if isinstance(value, (list, tuple)) else [value]
+        if None not in values or operator not in {'=', '!=', 'in', 'not in'}:
+            Operator = fields.SQL_OPERATORS[operator]
+            return [('id', 'in', summary.select(
+                        summary.trace,
+                        where=Operator(summary.current_interest, value)))]
+        # Traces without calls have no interest
+        interests = [v for v in values if v is not None]
+        if operator in {'=', 'in'}:
+            domain = ['OR', ('id', 'in', cls._never_called())]
+            if interests:
+                domain.append(('id', 'in', summary.select(
+                            summary.trace,
+                            where=summary.current_interest.in_(interests))))
+        else:
+            domain = [('id', 'not in', cls._never_called())]
+            if interests:
+                domain.append(('id', 'in', summary.select(
+                            summary.trace,
+                            where=~summary.current_interest.in_(interests))))
+        return domain
+
+    @classmethod
+    def _never_called(cls):
+        "Return the query of the traces without calls"
+        Call = Pool().get('sale.call')
+        trace = cls.__table__()
+        call = Call.__table__()
+        # NOT EXISTS reads the index of the calls by trace where NOT IN would
+        # hash them all
+        return trace.select(trace.id, where=~Exists(call.select(
+                    call.id, where=call.prospect_trace == trace.id)))
 
     @classmethod
     def preprocess_values(cls, mode, values):
@@ -498,7 +508,7 @@ class Call(ModelSQL, ModelView):
                     trace, condition=call.prospect_trace == trace.id
                     ).select(
                     call.id, *(columns[n] for n in names),
-                    where=reduce_ids(call.id, sub_ids)))
+                    where=fields.SQL_OPERATORS['in'](call.id, sub_ids)))
             for call_id, *values in cursor:
                 for name, value in zip(names, values):
                     result[name][call_id] = value
@@ -521,6 +531,37 @@ class Call(ModelSQL, ModelView):
             if not values.get('company') and trace.company:
                 values['company'] = trace.company.id
         return values
+
+    @classmethod
+    def create(cls, vlist):
+        return super().create(cls._with_call_types(vlist))
+
+    @classmethod
+    def _with_call_types(cls, vlist):
+        """Return the values with the empty call types deduced: first call
+        for the first call of its trace, else follow-up call"""
+        call = cls.__table__()
+        cursor = Transaction().connection.cursor()
+        untyped = {v['prospect_trace'] for v in vlist
+            if not v.get('call_type') and v.get('prospect_trace')}
+        called = set()
+        for sub_ids in grouped_slice(list(untyped), backend.MAX_QUERY_PARAMS):
+            cursor.execute(*call.select(
+                    call.prospect_trace,
+                    where=fields.SQL_OPERATORS['in'](
+                        call.prospect_trace, sub_ids),
+                    group_by=[call.prospect_trace]))
+            called.update(trace_id for trace_id, in cursor)
+        typed = []
+        for values in vlist:
+            trace_id = values.get('prospect_trace')
+            if not values.get('call_type') and trace_id:
+                values = values.copy()
+                values['call_type'] = (
+                    'followup_call' if trace_id in called else 'first_call')
+                called.add(trace_id)
+            typed.append(values)
+        return typed
 
     @classmethod
     def check_modification(cls, mode, calls, values=None, external=False):
@@ -580,36 +621,8 @@ class Call(ModelSQL, ModelView):
         super().on_modification(mode, calls, field_names=field_names)
         if mode == 'create':
             with without_check_access():
-                cls.set_call_type(calls)
                 cls.update_traces(calls)
                 cls.qualify_prospects(calls)
-
-    @classmethod
-    def set_call_type(cls, calls):
-        """Fill the empty call types: first call for the first call of its
-        trace, else follow-up call"""
-        call = cls.__table__()
-        cursor = Transaction().connection.cursor()
-        untyped = [c for c in calls if not c.call_type]
-        if not untyped:
-            return
-        first = {}
-        for sub_calls in grouped_slice(untyped, backend.MAX_QUERY_PARAMS):
-            cursor.execute(*call.select(
-                    call.prospect_trace, Min(call.id),
-                    where=reduce_ids(
-                        call.prospect_trace,
-                        {c.prospect_trace.id for c in sub_calls}),
-                    group_by=[call.prospect_trace]))
-            first.update(cursor)
-        firsts = [c for c in untyped if first[c.prospect_trace.id] == c.id]
-        followups = [c for c in untyped if c not in firsts]
-        to_write = []
-        if firsts:
-            to_write.extend((firsts, {'call_type': 'first_call'}))
-        if followups:
-            to_write.extend((followups, {'call_type': 'followup_call'}))
-        cls.write(*to_write)
 
     @classmethod
     def update_traces(cls, calls):
@@ -623,6 +636,9 @@ class Call(ModelSQL, ModelView):
         to_write = defaultdict(list)
         for trace, call in latest.items():
             to_write[trace.schedule_after_call(call)].append(trace)
+        # Written even when unchanged: two calls logged at once on a trace
+        # then conflict on it and the second is retried, seeing the first
+        # (one first call per trace)
         Trace.write(*(x for next_call, traces in to_write.items()
                 for x in (traces, {
                         'next_call': next_call,

@@ -15,7 +15,7 @@ from trytond.model import (
     fields)
 from trytond.pool import Pool
 from trytond.pyson import Bool, Eval, If
-from trytond.tools import grouped_slice, reduce_ids
+from trytond.tools import grouped_slice
 from trytond.transaction import Transaction, without_check_access
 
 from .common import INTERESTS
@@ -291,7 +291,7 @@ class Prospect(
             latest = cls._latest_calls('prospect')
             cursor.execute(*latest.select(
                     latest.key, latest.interest,
-                    where=reduce_ids(latest.key, sub_ids)
+                    where=fields.SQL_OPERATORS['in'](latest.key, sub_ids)
                     & (latest.rank == 1)))
             interests.update(cursor)
         return interests

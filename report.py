@@ -2,12 +2,13 @@
 # the top level of this repository contains the full copyright notices and
 # license terms.
 import datetime as dt
+from weakref import WeakKeyDictionary
 
 from dateutil.relativedelta import relativedelta
-from sql import Literal, Null, Window
+from sql import Column, Literal, Null, Select, Values
 from sql.aggregate import Count, Max, Min, Sum
-from sql.conditionals import Case, Coalesce
-from sql.functions import DateTrunc, RowNumber
+from sql.conditionals import Coalesce
+from sql.functions import DateTrunc
 from sql.operators import Exists
 
 from trytond import backend
@@ -16,7 +17,7 @@ from trytond.model import ModelSQL, ModelView, fields
 from trytond.model.fields.date import SQLite_Date
 from trytond.pool import Pool
 from trytond.pyson import Eval, If, PYSONEncoder
-from trytond.tools import grouped_slice, reduce_ids
+from trytond.tools import grouped_slice
 from trytond.transaction import Transaction
 from trytond.wizard import StateAction, Wizard
 
@@ -133,31 +134,105 @@ def period_start(period, column):
     return DateTrunc(period, column)
 
 
-def calls_in_period(call, trace):
-    """Return the condition on the calls of the companies, the period and
-    the business unit of the context"""
+def calls_in_period(call):
+    "Return the condition on the calls of the companies and the period"
     context = report_context()
     where = company_filter(call.company)
     if context.get('from_date'):
         where &= call.date >= context['from_date']
     if context.get('to_date'):
         where &= call.date <= context['to_date']
-    if context.get('business_unit'):
-        where &= trace.business_unit == context['business_unit']
     return where
 
 
+# The rows found by the search of a report, kept for the read that follows
+# in the same transaction (as search_read does): per transaction and model
+_searched_rows = WeakKeyDictionary()
+# and the rows that read is serving
+_served_rows = WeakKeyDictionary()
+# at most that many values served from a search (bound parameters)
+MAX_SERVED_VALUES = 30_000
+
+
 class ReportMixin:
-    "Read-only report assembled from small class methods"
+    """Read-only report assembled from small class methods
+
+    Tryton reads records in two steps, search then read, each running the
+    table query: the whole aggregate for the reports of groups.  The search
+    of a report fetches the rows at once, and the read that follows in the
+    same transaction reads them from the values found rather than
+    aggregating the calls again."""
     __slots__ = ()
 
     @classmethod
     def table_query(cls):
+        served = _served_rows.get(Transaction(), {}).get(cls.__name__)
+        if served is not None:
+            names, rows = served
+            values = Values(rows)
+            return values.select(*(
+                    Column(values, 'column%d' % i).as_(name)
+                    for i, name in enumerate(names, 1)))
+        return cls._query()
+
+    @classmethod
+    def _query(cls):
         from_item, tables = cls._joins()
         return from_item.select(
             *cls._columns(tables),
             where=cls._where(tables),
             group_by=cls._group_by(tables) or None)
+
+    @classmethod
+    def _row_names(cls):
+        "Return the names of the columns of the table query"
+        return ['id'] + sorted(n for n, f in cls._fields.items()
+            if n != 'id' and f.sql_type()
+            and not isinstance(f, fields.Function)
+            and n not in {'create_uid', 'create_date', 'write_uid',
+                'write_date'})
+
+    @classmethod
+    def _rows_key(cls):
+        "Return what the rows of the report depend on"
+        User = Pool().get('res.user')
+        return (Transaction().user, tuple(User.get_companies()),
+            tuple(sorted(report_context().items())))
+
+    @classmethod
+    def search(cls, domain, offset=0, limit=None, order=None, count=False,
+            query=False):
+        if count or query:
+            return super().search(domain, offset=offset, limit=limit,
+                order=order, count=count, query=query)
+        select = super().search(domain, offset=offset, limit=limit,
+            order=order, query=True)
+        names = cls._row_names()
+        report = select.columns[0].expression.table
+        if isinstance(report, Select):
+            select.columns = [Column(report, n).as_(n) for n in names]
+        cursor = Transaction().connection.cursor()
+        cursor.execute(*select)
+        rows = {row[0]: row for row in cursor}
+        if len(select.columns) == len(names):
+            _searched_rows.setdefault(Transaction(), {})[cls.__name__] = (
+                cls._rows_key(), names, rows)
+        return cls.browse(list(rows))
+
+    @classmethod
+    def read(cls, ids, fields_names):
+        key, names, rows = _searched_rows.get(Transaction(), {}).pop(
+            cls.__name__, (None, None, {}))
+        if (not ids or len(ids) * len(names or []) > MAX_SERVED_VALUES
+                or not rows.keys() >= set(ids)
+                or key != cls._rows_key()):
+            return super().read(ids, fields_names)
+        served = _served_rows.setdefault(Transaction(), {})
+        served[cls.__name__] = (names, [rows[i] for i in set(ids)])
+        try:
+            return super().read(ids, fields_names)
+        finally:
+            del served[cls.__name__]
 
     @classmethod
     def _group_by(cls, tables):
@@ -186,10 +261,16 @@ class CallReportMixin(ReportMixin):
     def _where(cls, tables):
         context = report_context()
         call = tables['call']
-        where = calls_in_period(call, tables['trace'])
+        where = calls_in_period(call)
+        if context.get('business_unit'):
+            where &= cls._in_business_unit(tables, context['business_unit'])
         if context.get('operator'):
             where &= call.operator == context['operator']
         return where
+
+    @classmethod
+    def _in_business_unit(cls, tables, business_unit):
+        return tables['trace'].business_unit == business_unit
 
 
 class CallOperator(CallReportMixin, ModelSQL, ModelView):
@@ -266,7 +347,21 @@ class CallOperatorTimeseries(CallReportMixin, ModelSQL, ModelView):
             ]
 
     @classmethod
-    def table_query(cls):
+    def _joins(cls):
+        # The calls alone: PostgreSQL would not drop an unused join
+        Call = Pool().get('sale.call')
+        call = Call.__table__()
+        return call, {'call': call}
+
+    @classmethod
+    def _in_business_unit(cls, tables, business_unit):
+        Trace = Pool().get('sale.prospect_trace')
+        trace = Trace.__table__()
+        return tables['call'].prospect_trace.in_(trace.select(
+                trace.id, where=trace.business_unit == business_unit))
+
+    @classmethod
+    def _query(cls):
         # The bucket is computed in a subquery so that the outer query
         # groups by a plain column: PostgreSQL binds the period as a
         # parameter, making two DateTrunc expressions different to it.
@@ -324,41 +419,24 @@ class TraceInterest(ReportMixin, ModelSQL, ModelView):
         Call = pool.get('sale.call')
         Trace = pool.get('sale.prospect_trace')
         Prospect = pool.get('sale.prospect')
-        call = Call.__table__()
         tables = {
             'trace': Trace.__table__(),
             'prospect': Prospect.__table__(),
+            'call': Call.__table__(),
             }
-        ordered = Window(
-            [call.prospect_trace], order_by=[call.date.asc, call.id.asc])
-        reversed_ = Window(
-            [call.prospect_trace], order_by=[call.date.desc, call.id.desc])
-        tables['calls'] = calls = call.select(
-            call.id, call.prospect_trace, call.date, call.interest,
-            RowNumber(window=ordered).as_('first_rank'),
-            RowNumber(window=reversed_).as_('last_rank'),
-            where=call.prospect_trace.in_(cls._traces_called()))
-        trace, prospect = tables['trace'], tables['prospect']
-        from_item = (calls
-            .join(trace, condition=calls.prospect_trace == trace.id)
-            .join(prospect, condition=trace.prospect == prospect.id))
+        trace, prospect, call = (
+            tables['trace'], tables['prospect'], tables['call'])
+        # The row of a trace is its id: the read of a page reaches the
+        # traces first, then their calls by the index
+        from_item = (trace
+            .join(prospect, condition=trace.prospect == prospect.id)
+            .join(call, condition=call.prospect_trace == trace.id))
         return from_item, tables
 
     @classmethod
-    def _traces_called(cls):
-        "Return the query of the traces called in the period"
-        pool = Pool()
-        Call = pool.get('sale.call')
-        Trace = pool.get('sale.prospect_trace')
-        call = Call.__table__()
-        trace = Trace.__table__()
-        return call.join(trace, condition=call.prospect_trace == trace.id
-            ).select(call.prospect_trace, where=calls_in_period(call, trace))
-
-    @classmethod
     def _columns(cls, tables):
-        calls = tables['calls']
-        trace, prospect = tables['trace'], tables['prospect']
+        trace, prospect, call = (
+            tables['trace'], tables['prospect'], tables['call'])
         return [
             trace.id.as_('id'),
             trace.id.as_('trace'),
@@ -366,22 +444,40 @@ class TraceInterest(ReportMixin, ModelSQL, ModelView):
             prospect.assigned_operator.as_('operator'),
             trace.business_unit.as_('business_unit'),
             trace.state.as_('state'),
-            Count(calls.id).as_('calls'),
-            Max(Case((calls.first_rank == 1, calls.interest))
-                ).as_('first_interest'),
-            Max(Case((calls.last_rank == 1, calls.interest))
-                ).as_('last_interest'),
-            Max(calls.interest).as_('max_interest'),
-            Min(calls.date).as_('first_call_date'),
-            Max(calls.date).as_('last_call_date'),
+            Count(call.id).as_('calls'),
+            cls._interest_in_order(trace, 'asc').as_('first_interest'),
+            cls._interest_in_order(trace, 'desc').as_('last_interest'),
+            Max(call.interest).as_('max_interest'),
+            Min(call.date).as_('first_call_date'),
+            Max(call.date).as_('last_call_date'),
             ]
 
     @classmethod
+    def _interest_in_order(cls, trace, direction):
+        "Return the interest of the first call of the trace in the direction"
+        Call = Pool().get('sale.call')
+        call = Call.__table__()
+        return call.select(
+            call.interest,
+            where=call.prospect_trace == trace.id,
+            order_by=[
+                getattr(call.date, direction), getattr(call.id, direction)],
+            limit=1)
+
+    @classmethod
     def _where(cls, tables):
+        pool = Pool()
+        Call = pool.get('sale.call')
         context = report_context()
-        prospect = tables['prospect']
+        trace, prospect = tables['trace'], tables['prospect']
+        call = Call.__table__()
+        where = trace.id.in_(call.select(
+                call.prospect_trace, where=calls_in_period(call)))
+        if context.get('business_unit'):
+            where &= trace.business_unit == context['business_unit']
         if context.get('operator'):
-            return prospect.assigned_operator == context['operator']
+            where &= prospect.assigned_operator == context['operator']
+        return where
 
     @classmethod
     def _group_by(cls, tables):
@@ -400,7 +496,8 @@ class TraceInterest(ReportMixin, ModelSQL, ModelView):
         for sub_ids in grouped_slice(list(paths), backend.MAX_QUERY_PARAMS):
             cursor.execute(*call.select(
                     call.prospect_trace, call.interest,
-                    where=reduce_ids(call.prospect_trace, sub_ids),
+                    where=fields.SQL_OPERATORS['in'](
+                        call.prospect_trace, sub_ids),
                     order_by=[call.prospect_trace, call.date, call.id]))
             for trace_id, interest in cursor:
                 paths[trace_id].append(interest)

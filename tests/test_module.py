@@ -3,6 +3,7 @@
 # license terms.
 import datetime as dt
 import unittest
+from unittest.mock import patch
 
 from trytond.modules.company.tests import CompanyTestMixin
 from trytond.modules.sale_opportunity_management.contact_method import (
@@ -10,6 +11,7 @@ from trytond.modules.sale_opportunity_management.contact_method import (
 from trytond.modules.sale_opportunity_management.prospect import name_key
 from trytond.pool import Pool
 from trytond.tests.test_tryton import ModuleTestCase, with_transaction
+from trytond.transaction import Transaction
 
 
 class NormalisationTestCase(unittest.TestCase):
@@ -228,6 +230,74 @@ class SaleOpportunityManagementTestCase(CompanyTestMixin, ModuleTestCase):
             Trace.search([('current_interest', '=', None)]), [empty])
         self.assertEqual(
             Trace.search([('current_interest', '!=', None)]), [trace])
+        self.assertEqual(
+            Trace.search([('current_interest', 'in', [None, '3'])],
+                order=[('id', 'ASC')]), [trace, empty])
+        self.assertEqual(
+            Trace.search([('current_interest', 'in', [None, '1'])]), [empty])
+        self.assertEqual(
+            Trace.search([('current_interest', 'not in', [None, '1'])]),
+            [trace])
+        self.assertEqual(
+            Trace.search([('current_interest', 'not in', [None, '3'])]), [])
 
+    @with_transaction()
+    def test_call_type_deduced(self):
+        "Test the first call of a trace is a first call, the others not"
+        pool = Pool()
+        Trace = pool.get('sale.prospect_trace')
+        Call = pool.get('sale.call')
+        trace, other = Trace.create([
+                {'prospect': self._prospect().id},
+                {'prospect': self._prospect(name="Other").id},
+                ])
+        calls = Call.create([
+                {'prospect_trace': trace.id, 'interest': '0'},
+                {'prospect_trace': trace.id, 'interest': '2'},
+                {'prospect_trace': other.id, 'interest': '1',
+                    'call_type': 'followup_call'},
+                ])
+        later, = Call.create([{'prospect_trace': other.id, 'interest': '3'}])
+        self.assertEqual(
+            [c.call_type for c in calls + [later]],
+            ['first_call', 'followup_call', 'followup_call', 'followup_call'])
+
+    @with_transaction()
+    def test_report_read_after_search(self):
+        "Test a report's read serves the rows its search just found"
+        pool = Pool()
+        Trace = pool.get('sale.prospect_trace')
+        Call = pool.get('sale.call')
+        Report = pool.get('sale.call.report.operator')
+        trace, other = Trace.create([
+                {'prospect': self._prospect().id},
+                {'prospect': self._prospect(name="Other").id},
+                ])
+        Call.create([
+                {'prospect_trace': trace.id, 'interest': '0'},
+                {'prospect_trace': trace.id, 'interest': '3'},
+                {'prospect_trace': other.id, 'interest': '2'},
+                ])
+        names = ['calls', 'answered', 'missed', 'interest_3', 'answer_rate',
+            'operator', 'business_unit']
+        with patch.object(Report, '_query', wraps=Report._query) as query:
+            rows = Report.search_read([], fields_names=list(names))
+            self.assertEqual(query.call_count, 1)
+            # the next read aggregates the calls again
+            fresh = Report.read([r['id'] for r in rows], list(names))
+            self.assertEqual(query.call_count, 2)
+        self.assertEqual(rows, fresh)
+        row, = rows
+        self.assertEqual(
+            [row[n] for n in names],
+            [3, 2, 1, 1, 2 / 3, Transaction().user, None])
+
+        # the rows found in another context are not served
+        Call.create([{'prospect_trace': other.id, 'interest': '1',
+                    'date': dt.date.today() - dt.timedelta(days=1)}])
+        Report.search([])
+        with Transaction().set_context(from_date=dt.date.today()):
+            row, = Report.read([row['id']], ['calls'])
+        self.assertEqual(row['calls'], 3)
 
 del ModuleTestCase
