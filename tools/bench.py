@@ -24,7 +24,9 @@ records costs O(n²) with assertions on):
   to_date = today, beside a hand-written SQL query giving the same rows and
   the report's own `table_query()` run bare; ORM and SQL must give the same
   totals (rows and sums of the columns).  The reports of a row per trace or
-  per call are also read as the clients do: a page of 1,000 rows;
+  per call are also read as the clients do: a page of 1,000 rows.  Beside,
+  for information, `search` then `read` in two transactions, as the
+  clients call them (the "client" columns, no target);
 - current_interest, call_count, last_call_date of 1,000 open traces with
   `Trace.read()` against one SQL query;
 - the 95th percentile of logging one call: `Call.create` by the trace's
@@ -279,7 +281,7 @@ def rows_of(results):
 def table_lines(results):
     header = ['measure', 'rows', 'SQL ms', 'query ms', 'ORM ms',
         'ORM -O ms', 'ratio', 'ratio -O', 'target', 'totals', 'result',
-        'result -O']
+        'result -O', 'client ms', 'client -O ms']
     lines = []
 
     def orm_ms(item):
@@ -287,13 +289,18 @@ def table_lines(results):
             return '> %d000' % LIMIT
         return ms(item['orm'])
 
+    def client_ms(item):
+        if 'client' not in item:
+            return '-'
+        return ms(item['client']) if item['client'] else '> %d000' % LIMIT
+
     for item, other in rows_of(results):
         if item['kind'] == 'log':
             lines.append([item['label'], str(item['rows']), '-', '-',
                     orm_ms(item), orm_ms(other), '-', '-',
                     '< %.0f ms' % (LOG_TARGET * 1000), '-',
                     verdict(item['orm'] < LOG_TARGET),
-                    verdict(other['orm'] < LOG_TARGET)])
+                    verdict(other['orm'] < LOG_TARGET), '-', '-'])
             continue
         target = item['target']
         ratios = []
@@ -312,7 +319,8 @@ def table_lines(results):
                 '-' if not checked else (
                     'same' if all(checked) else 'DIFFER'),
                 *(verdict(r is not None and r <= target and i['same'])
-                    for r, i in zip(ratios, [item, other]))])
+                    for r, i in zip(ratios, [item, other])),
+                *(client_ms(i) for i in [item, other])])
     return header, lines
 
 
@@ -332,7 +340,8 @@ def print_results(results, machine, args):
     print("PostgreSQL settings: %s" % ', '.join(
             '%s=%s' % i for i in sorted(machine['settings'].items())))
     print("SQL = hand-written query, query = the report's table_query() run "
-        "bare, ORM = search_read/read/create; medians (p95 for the log)")
+        "bare, ORM = search_read/read/create, client = search then read in "
+        "two transactions; medians (p95 for the log)")
     print()
     for row in [header, None, *lines]:
         if row is None:
@@ -829,6 +838,17 @@ def measure(args):
                     return Model.search_read([], limit=limit,
                         fields_names=list(fields_names))
 
+        def client():
+            # as the clients list records: search, then read, in two calls
+            with Transaction().start(DB_NAME, admin, readonly=True,
+                    context=context, timeout=LIMIT):
+                with check_access():
+                    ids = list(map(int, Model.search([], limit=limit)))
+            with Transaction().start(DB_NAME, admin, readonly=True,
+                    context=context, timeout=LIMIT):
+                with check_access():
+                    return Model.read(ids, list(fields_names))
+
         def sql():
             return run_sql(query, params)
 
@@ -844,6 +864,7 @@ def measure(args):
         if not limit and not sys.flags.optimize:  # the same SQL either way
             query_times, _ = timed(bare, args.repeat, args.budget, LIMIT)
         orm_times, orm_rows = timed(orm, args.repeat, args.budget, LIMIT)
+        client_times, _ = timed(client, args.repeat, args.budget, LIMIT)
         sql_totals = totals(sql_rows, columns)
         orm_totals = totals(orm_rows, columns) if orm_times else None
         item = {
@@ -854,6 +875,8 @@ def measure(args):
             'query_timeout': bool(
                 not limit and not sys.flags.optimize and not query_times),
             'orm': statistics.median(orm_times) if orm_times else None,
+            'client': (
+                statistics.median(client_times) if client_times else None),
             'runs': len(orm_times) if orm_times else 0,
             'orm_totals': orm_totals, 'sql_totals': sql_totals,
             'same': orm_totals == sql_totals,
