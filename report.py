@@ -150,8 +150,10 @@ def calls_in_period(call):
 _searched_rows = WeakKeyDictionary()
 # and the rows that read is serving
 _served_rows = WeakKeyDictionary()
-# at most that many values served from a search (bound parameters)
-MAX_SERVED_VALUES = 30_000
+# At most that many values served from a search: each is a parameter of
+# the query, and binding more costs more than aggregating again (measured
+# with tools/bench.py)
+MAX_SERVED_VALUES = 8_000
 
 
 class ReportMixin:
@@ -161,8 +163,10 @@ class ReportMixin:
     table query: the whole aggregate for the reports of groups.  The search
     of a report fetches the rows at once, and the read that follows in the
     same transaction reads them from the values found rather than
-    aggregating the calls again."""
+    aggregating the calls again.  Only for the reports of groups: the read
+    of rows that are traces or calls reaches them by their index."""
     __slots__ = ()
+    _read_from_search = False
 
     @classmethod
     def table_query(cls):
@@ -202,7 +206,7 @@ class ReportMixin:
     @classmethod
     def search(cls, domain, offset=0, limit=None, order=None, count=False,
             query=False):
-        if count or query:
+        if count or query or not cls._read_from_search:
             return super().search(domain, offset=offset, limit=limit,
                 order=order, count=count, query=query)
         select = super().search(domain, offset=offset, limit=limit,
@@ -275,6 +279,7 @@ class CallReportMixin(ReportMixin):
 
 class CallOperator(CallReportMixin, ModelSQL, ModelView):
     __name__ = 'sale.call.report.operator'
+    _read_from_search = True
 
     operator = fields.Many2One('res.user', "Operator")
     business_unit = fields.Many2One('sale.business_unit', "Business Unit")
@@ -330,6 +335,7 @@ class CallOperator(CallReportMixin, ModelSQL, ModelView):
 
 class CallOperatorTimeseries(CallReportMixin, ModelSQL, ModelView):
     __name__ = 'sale.call.report.operator.timeseries'
+    _read_from_search = True
 
     operator = fields.Many2One('res.user', "Operator")
     date = fields.Date("Date")
@@ -506,6 +512,7 @@ class TraceInterest(ReportMixin, ModelSQL, ModelView):
 
 class TracePending(ReportMixin, ModelSQL, ModelView):
     __name__ = 'sale.prospect_trace.report.pending'
+    _read_from_search = True
 
     operator = fields.Many2One('res.user', "Operator")
     open_traces = fields.Integer("Open Traces")
@@ -585,6 +592,7 @@ class TracePending(ReportMixin, ModelSQL, ModelView):
 
 class ProspectAssignment(ReportMixin, ModelSQL, ModelView):
     __name__ = 'sale.prospect.report.assignment'
+    _read_from_search = True
 
     business_unit = fields.Many2One('sale.business_unit', "Business Unit")
     operator = fields.Many2One('res.user', "Operator")
