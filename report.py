@@ -206,14 +206,16 @@ class ReportMixin:
     @classmethod
     def search(cls, domain, offset=0, limit=None, order=None, count=False,
             query=False):
-        if count or query or not cls._read_from_search:
+        if count or query:
             return super().search(domain, offset=offset, limit=limit,
                 order=order, count=count, query=query)
+        # The query of the ids: Tryton's search would also fetch the other
+        # columns for its cache, which read does not use
         select = super().search(domain, offset=offset, limit=limit,
             order=order, query=True)
         names = cls._row_names()
         report = select.columns[0].expression.table
-        if isinstance(report, Select):
+        if cls._read_from_search and isinstance(report, Select):
             select.columns = [Column(report, n).as_(n) for n in names]
         cursor = Transaction().connection.cursor()
         cursor.execute(*select)
