@@ -392,7 +392,28 @@ class CallOperatorTimeseries(CallReportMixin, ModelSQL, ModelView):
             group_by=[calls.operator, calls.date])
 
 
-class TraceInterest(ReportMixin, ModelSQL, ModelView):
+class TraceReportMixin(ReportMixin):
+    "Report on the traces, with their prospect"
+    __slots__ = ()
+
+    @classmethod
+    def _joins(cls):
+        pool = Pool()
+        Call = pool.get('sale.call')
+        Trace = pool.get('sale.prospect_trace')
+        Prospect = pool.get('sale.prospect')
+        tables = {
+            'trace': Trace.__table__(),
+            'prospect': Prospect.__table__(),
+            'call': Call.__table__(),
+            }
+        trace, prospect = tables['trace'], tables['prospect']
+        from_item = trace.join(
+            prospect, condition=trace.prospect == prospect.id)
+        return from_item, tables
+
+
+class TraceInterest(TraceReportMixin, ModelSQL, ModelView):
     __name__ = 'sale.prospect_trace.report.interest'
 
     trace = fields.Many2One('sale.prospect_trace', "Trace")
@@ -423,23 +444,12 @@ class TraceInterest(ReportMixin, ModelSQL, ModelView):
 
     @classmethod
     def _joins(cls):
-        pool = Pool()
-        Call = pool.get('sale.call')
-        Trace = pool.get('sale.prospect_trace')
-        Prospect = pool.get('sale.prospect')
-        tables = {
-            'trace': Trace.__table__(),
-            'prospect': Prospect.__table__(),
-            'call': Call.__table__(),
-            }
-        trace, prospect, call = (
-            tables['trace'], tables['prospect'], tables['call'])
+        from_item, tables = super()._joins()
+        trace, call = tables['trace'], tables['call']
         # The row of a trace is its id: the read of a page reaches the
         # traces first, then their calls by the index
-        from_item = (trace
-            .join(prospect, condition=trace.prospect == prospect.id)
-            .join(call, condition=call.prospect_trace == trace.id))
-        return from_item, tables
+        return from_item.join(
+            call, condition=call.prospect_trace == trace.id), tables
 
     @classmethod
     def _columns(cls, tables):
@@ -512,7 +522,7 @@ class TraceInterest(ReportMixin, ModelSQL, ModelView):
         return {i: PATH_SEPARATOR.join(p) for i, p in paths.items()}
 
 
-class TracePending(ReportMixin, ModelSQL, ModelView):
+class TracePending(TraceReportMixin, ModelSQL, ModelView):
     __name__ = 'sale.prospect_trace.report.pending'
     _read_from_search = True
 
@@ -533,22 +543,6 @@ class TracePending(ReportMixin, ModelSQL, ModelView):
             ('operator', 'ASC NULLS FIRST'),
             ('id', 'ASC'),
             ]
-
-    @classmethod
-    def _joins(cls):
-        pool = Pool()
-        Call = pool.get('sale.call')
-        Trace = pool.get('sale.prospect_trace')
-        Prospect = pool.get('sale.prospect')
-        tables = {
-            'trace': Trace.__table__(),
-            'prospect': Prospect.__table__(),
-            'call': Call.__table__(),
-            }
-        trace, prospect = tables['trace'], tables['prospect']
-        from_item = trace.join(
-            prospect, condition=trace.prospect == prospect.id)
-        return from_item, tables
 
     @classmethod
     def _columns(cls, tables):
