@@ -16,7 +16,7 @@ from trytond.i18n import gettext
 from trytond.model import ModelSQL, ModelView, fields
 from trytond.model.fields.date import SQLite_Date
 from trytond.pool import Pool
-from trytond.pyson import Eval, If, PYSONEncoder
+from trytond.pyson import Eval, If, In, PYSONEncoder
 from trytond.tools import grouped_slice
 from trytond.transaction import Transaction
 from trytond.wizard import StateAction, Wizard
@@ -27,30 +27,42 @@ from .exceptions import ReportContextError
 PATH_SEPARATOR = ' → '
 
 
+def used_by_report(name):
+    """Return the states hiding the filter from the reports that do not use
+    it: their action lists those they use in the context"""
+    return {
+        'invisible': ~In(
+            name, Eval('context', {}).get('report_filters', [name])),
+        }
+
+
 class Context(ModelView):
     __name__ = 'sale.call.report.context'
 
     from_date = fields.Date(
-        "From Date",
+        "From Date", states=used_by_report('from_date'),
         domain=[
             If(Eval('to_date') & Eval('from_date'),
                 ('from_date', '<=', Eval('to_date')),
                 ()),
             ])
     to_date = fields.Date(
-        "To Date",
+        "To Date", states=used_by_report('to_date'),
         domain=[
             If(Eval('from_date') & Eval('to_date'),
                 ('to_date', '>=', Eval('from_date')),
                 ()),
             ])
-    operator = fields.Many2One('res.user', "Operator")
-    business_unit = fields.Many2One('sale.business_unit', "Business Unit")
+    operator = fields.Many2One(
+        'res.user', "Operator", states=used_by_report('operator'))
+    business_unit = fields.Many2One(
+        'sale.business_unit', "Business Unit",
+        states=used_by_report('business_unit'))
     period = fields.Selection([
             ('day', "Day"),
             ('week', "Week"),
             ('month', "Month"),
-            ], "Period", required=True)
+            ], "Period", required=True, states=used_by_report('period'))
 
     @classmethod
     def default_from_date(cls):
