@@ -29,6 +29,8 @@ records costs O(n²) with assertions on):
   clients call them (the "client" columns, no target);
 - current_interest, call_count, last_call_date of 1,000 open traces with
   `Trace.read()` against one SQL query;
+- the search of "Next call" when nothing is due (the oldest open trace
+  never called of an operator), held to the target of the trace list;
 - the 95th percentile of logging one call: `Call.create` by the trace's
   operator with access checks on, in its own transaction, committed
   (--logs times, after 10 not counted).
@@ -929,21 +931,53 @@ def measure(args):
     def trace_sql():
         return run_sql(trace_query, (trace_ids, trace_ids))
 
-    sql_times, sql_rows = timed(trace_sql, args.repeat, args.budget, LIMIT)
-    orm_times, orm_rows = timed(trace_orm, args.repeat, args.budget, LIMIT)
-    orm_totals = totals(orm_rows, trace_fields) if orm_times else None
-    sql_totals = totals(sql_rows, trace_fields)
-    item = {
-        'kind': 'read', 'label': 'sale.prospect_trace read 1000',
-        'target': TRACE_TARGET, 'rows': len(sql_rows),
-        'sql': statistics.median(sql_times),
-        'orm': statistics.median(orm_times) if orm_times else None,
-        'runs': len(orm_times) if orm_times else 0,
-        'orm_totals': orm_totals, 'sql_totals': sql_totals,
-        'same': orm_totals == sql_totals,
-        }
-    items.append(item)
-    show(item)
+    def compare(label, sql, orm, columns):
+        sql_times, sql_rows = timed(sql, args.repeat, args.budget, LIMIT)
+        orm_times, orm_rows = timed(orm, args.repeat, args.budget, LIMIT)
+        orm_totals = totals(orm_rows, columns) if orm_times else None
+        sql_totals = totals(sql_rows, columns)
+        item = {
+            'kind': 'read', 'label': label,
+            'target': TRACE_TARGET, 'rows': len(sql_rows),
+            'sql': statistics.median(sql_times),
+            'orm': statistics.median(orm_times) if orm_times else None,
+            'runs': len(orm_times) if orm_times else 0,
+            'orm_totals': orm_totals, 'sql_totals': sql_totals,
+            'same': orm_totals == sql_totals,
+            }
+        items.append(item)
+        show(item)
+
+    compare('sale.prospect_trace read 1000', trace_sql, trace_orm,
+        trace_fields)
+
+    # Next call when nothing is due: the oldest open trace never called of
+    # the operator with the most open traces, searched as Next Call does
+    busiest = statistics.mode(o for _, o in open_traces if o)
+    with Transaction().start(DB_NAME, busiest, readonly=True):
+        busiest_context = User.get_preferences(context_only=True)
+    never_called = [
+        ('operator', '=', busiest), ('state', '=', 'open'),
+        ('next_call', '=', None), ('current_interest', '=', None)]
+
+    def never_called_orm():
+        with Transaction().start(DB_NAME, busiest, readonly=True,
+                context=busiest_context, timeout=LIMIT):
+            with check_access():
+                return [{'id': t.id} for t in Trace.search(
+                        never_called, order=[('id', 'ASC')], limit=1)]
+
+    def never_called_sql():
+        return run_sql(
+            "SELECT t.id FROM sale_prospect_trace t "
+            "JOIN sale_prospect p ON p.id = t.prospect "
+            "WHERE p.assigned_operator = %s AND t.state = 'open' "
+            "AND t.next_call IS NULL AND NOT EXISTS ("
+                "SELECT 1 FROM sale_call c WHERE c.prospect_trace = t.id) "
+            "ORDER BY t.id LIMIT 1", (busiest,))
+
+    compare('sale.prospect_trace never called (next call)',
+        never_called_sql, never_called_orm, ['id'])
 
     # Logging a call, as the operator of the trace, like RPC
     Call = pool.get('sale.call')
