@@ -227,12 +227,14 @@ class ReportMixin:
             order=order, query=True)
         names = cls._row_names()
         report = select.columns[0].expression.table
-        if cls._read_from_search and isinstance(report, Select):
+        # (a domain of subqueries makes Tryton select from a union of ids)
+        keep = cls._read_from_search and isinstance(report, Select)
+        if keep:
             select.columns = [Column(report, n).as_(n) for n in names]
         cursor = Transaction().connection.cursor()
         cursor.execute(*select)
         rows = {row[0]: row for row in cursor}
-        if len(select.columns) == len(names):
+        if keep:
             _searched_rows.setdefault(Transaction(), {})[cls.__name__] = (
                 cls._rows_key(), names, rows)
         return cls.browse(list(rows))

@@ -291,6 +291,11 @@ class SaleOpportunityManagementTestCase(CompanyTestMixin, ModuleTestCase):
         self.assertEqual(
             [row[n] for n in names],
             [3, 2, 1, 1, 2 / 3, Transaction().user, None])
+        # a domain of subqueries selects from a union of ids
+        self.assertEqual(Report.search_read(['OR',
+                    ('operator.login', '=', 'admin'),
+                    ('business_unit.name', '=', "None")],
+                fields_names=list(names)), rows)
 
         # the rows found in another context are not served
         Call.create([{'prospect_trace': other.id, 'interest': '1',
