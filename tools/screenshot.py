@@ -18,7 +18,8 @@ of the user's language) and, with --form, the first record of each list.
 It needs Debian's chromium (installed with apt-get when missing) and the
 Python package playwright (installed in the running environment when
 missing; Playwright's own browser download is never used).  The pictures go
-to var/screenshots/.  Exit status 1 when a step failed or the client logged
+to var/screenshots/browser-<user>-NN-<menu>.png.  It drives sao with the
+Client of tests/browser/walkthrough.py.  Exit status 1 when a step failed or the client logged
 errors; the screenshot of the failing step is still written.
 """
 import argparse
@@ -27,12 +28,8 @@ import subprocess
 import sys
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-CHROMIUM = '/usr/bin/chromium'
-CHROMIUM_ARGS = [
-    '--headless', '--no-sandbox', '--disable-gpu', '--disable-quic',
-    '--no-first-run', '--disable-background-networking',
-    '--disable-component-update', '--disable-sync',
-    ]
+sys.path.insert(0, os.path.join(ROOT, 'tests', 'browser'))
+from walkthrough import CHROMIUM, CHROMIUM_ARGS, Client  # noqa: E402
 
 
 def ensure_chromium():
@@ -54,133 +51,18 @@ def ensure_playwright():
                 'playwright'], check=True)
 
 
-class Check:
-
-    def __init__(self, page, outdir, timeout):
-        self.page = page
-        self.outdir = outdir
-        self.timeout = timeout
-        self.count = 0
-        self.errors = []
-        page.on('console', self._console)
-        page.on('pageerror', lambda e: self.errors.append('page: %s' % e))
-        page.on('response', self._response)
-
-    def _console(self, msg):
-        if msg.type == 'error':
-            self.errors.append('console: %s' % msg.text)
-
-    def _response(self, response):
-        if response.status >= 400:
-            self.errors.append('HTTP %s %s' % (response.status, response.url))
-
-    def shot(self, name):
-        self.count += 1
-        path = os.path.join(self.outdir, '%02d-%s.png' % (self.count, name))
-        self.page.wait_for_timeout(500)
-        self.page.screenshot(path=path)
-        print('  screenshot', os.path.relpath(path, ROOT))
-        return path
-
-    def idle(self):
-        "Wait until sao shows no 'processing' indicator"
-        self.page.wait_for_load_state('networkidle', timeout=self.timeout)
-        self.page.wait_for_timeout(300)
-
-    def login(self, database, user, password):
-        page = self.page
-        page.wait_for_selector('#login', state='visible', timeout=self.timeout)
-        # sao asks the server for its databases: a read-only field with
-        # the only one, a list of them, or a free field
-        database_input = page.locator('input#database:visible')
-        select = page.locator('select#database:visible')
-        option = select.locator('option', has_text=database)
-
-        def ready():
-            return ((database_input.count()
-                    and (database_input.is_editable()
-                        or database_input.input_value()))
-                or option.count())
-        self._wait(ready, 'no database field')
-        if database_input.count():
-            if database_input.is_editable():
-                database_input.fill(database)
-            elif database_input.input_value() != database:
-                raise ValueError('the server serves %r, not %r' % (
-                        database_input.input_value(), database))
-        else:
-            select.select_option(database)
-        page.fill('input#login', user)
-        self.shot('login')
-        page.locator('.login-dialog button[type=submit]').click()
-        password_input = page.locator(
-            '.modal-dialog input[type=password]:visible')
-        password_input.wait_for(timeout=self.timeout)
-        password_input.fill(password)
-        password_input.press('Enter')
-        page.wait_for_selector('#menu .treeview, #menu table',
-            timeout=self.timeout)
-        self.idle()
-
-    def _menu_row(self, name, after=-1):
-        "Return the index of the first menu row named name after the index"
-        for _ in range(self.timeout // 250):
-            texts = [t.strip() for t in
-                self.page.locator('#menu tbody tr').all_inner_texts()]
-            for index, text in enumerate(texts):
-                if index > after and text == name:
-                    return index
-            self.page.wait_for_timeout(250)
-        raise LookupError('menu entry %r not found' % name)
-
-    def open_menu(self, path):
-        "Open the menu entry path (e.g. 'Prospects/Prospects')"
-        page = self.page
-        rows = page.locator('#menu tbody tr')
-        names = path.split('/')
-        index = -1
-        for i, name in enumerate(names):
-            index = self._menu_row(name, index)
-            row = rows.nth(index)
-            if i < len(names) - 1:
-                texts = [t.strip() for t in rows.all_inner_texts()]
-                if names[i + 1] not in texts[index + 1:]:
-                    row.locator('.expander').click()
-            else:
-                tab_list = page.locator('#tablist > li')
-                tabs = tab_list.count()
-                row.locator('.column-char').click()
-                self._wait(lambda: tab_list.count() > tabs,
-                    '%s did not open' % path)
-        self.idle()
-
-    def _wait(self, test, message):
-        for _ in range(self.timeout // 250):
-            if test():
-                return
-            self.page.wait_for_timeout(250)
-        errors = self.real_errors()
-        raise TimeoutError(message + (' (%s)' % errors[-1] if errors else ''))
-
-    def real_errors(self):
-        return [e for e in self.errors
-            # sao asks for translations of English, which has none
-            if '/locale/en' not in e
-            # told again by the response, with its address
-            and 'Failed to load resource' not in e]
-
-    def open_first_record(self):
-        page = self.page
-        pane = page.locator('#tabcontent > .tab-pane.active')
-        if pane.locator('.form:visible').count():
-            return False  # the action opened a form
-        row = pane.locator('table tbody tr').first
-        row.wait_for(timeout=self.timeout)
-        row.dblclick()
-        self._wait(lambda: pane.locator('.form:visible').count() > 0,
-            'the form did not open')
-        self.idle()
-        return True
+def open_first_record(client):
+    "Open the first record of the list of the current tab, if it is one"
+    pane = client.pane
+    if pane.locator('.form:visible').count():
+        return False  # the action opened a form
+    row = pane.locator('table tbody tr').first
+    row.wait_for()
+    row.dblclick()
+    client.wait(lambda: pane.locator('.form:visible').count() > 0,
+        'the form did not open')
+    client.idle()
+    return True
 
 
 def main():
@@ -211,30 +93,29 @@ def main():
     with sync_playwright() as p:
         browser = p.chromium.launch(executable_path=CHROMIUM,
             args=CHROMIUM_ARGS, headless=True)
-        page = browser.new_page(viewport={'width': 1400, 'height': 900})
-        check = Check(page, args.output, args.timeout * 1000)
+        client = Client(browser, args.url, args.database, args.user,
+            args.output, args.timeout * 1000)
         try:
-            page.goto(args.url, timeout=check.timeout)
-            check.login(args.database, args.user, args.password)
-            check.shot('home-%s' % args.user)
+            client.login(args.user, args.password)
+            client.shot('home')
             for menu in menus:
                 name = menu.replace('/', '-').replace(' ', '_').lower()
                 try:
-                    check.open_menu(menu)
-                    check.shot(name)
-                    if args.form and check.open_first_record():
-                        check.shot(name + '-form')
+                    client.open_menu_path(menu.split('/'))
+                    client.shot(name)
+                    if args.form and open_first_record(client):
+                        client.shot(name + '-form')
                 except Exception as e:
                     failed = True
                     print('  FAILED %s: %s' % (menu, str(e).splitlines()[0]))
-                    check.shot(name + '-failed')
+                    client.shot(name + '-failed')
         except Exception as e:
             failed = True
             print('  FAILED: %s' % e)
-            check.shot('failed')
+            client.shot('failed')
         finally:
             browser.close()
-    errors = check.real_errors()
+    errors = client.real_errors()
     for error in errors:
         print('  client error:', error)
     if failed or errors:

@@ -242,9 +242,12 @@ class Client:
 
     def open_menu(self, *keys):
         "Click the menu entries (keys of L), expanding the parents"
+        self.open_menu_path([self.t(k) for k in keys])
+
+    def open_menu_path(self, names):
+        "Click the menu entries named names, expanding the parents"
         page = self.page
         rows = page.locator('#menu tbody tr')
-        names = [self.t(k) for k in keys]
         index = -1
         for i, name in enumerate(names):
             index = self._menu_row(name, index)
