@@ -305,4 +305,5 @@ class SaleOpportunityManagementTestCase(CompanyTestMixin, ModuleTestCase):
             row, = Report.read([row['id']], ['calls'])
         self.assertEqual(row['calls'], 3)
 
+
 del ModuleTestCase

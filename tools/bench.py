@@ -376,6 +376,7 @@ def rst_results(results, machine, args):
     widths = [max(len(r[i]) for r in [header, *lines])
         for i in range(len(header))]
     border = '  '.join('=' * w for w in widths)
+
     def line(row):
         return '  '.join(c.ljust(w) for c, w in zip(row, widths)).rstrip()
     out = [border, line(header), border]

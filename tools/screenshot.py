@@ -19,8 +19,9 @@ It needs Debian's chromium (installed with apt-get when missing) and the
 Python package playwright (installed in the running environment when
 missing; Playwright's own browser download is never used).  The pictures go
 to var/screenshots/browser-<user>-NN-<menu>.png.  It drives sao with the
-Client of tests/browser/walkthrough.py.  Exit status 1 when a step failed or the client logged
-errors; the screenshot of the failing step is still written.
+Client of tests/browser/walkthrough.py.  Exit status 1 when a step failed
+or the client logged errors; the screenshot of the failing step is still
+written.
 """
 import argparse
 import os
