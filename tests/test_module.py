@@ -10,6 +10,7 @@ from trytond.modules.sale_opportunity_management.contact_method import (
     compact_phone, phone_search_values)
 from trytond.modules.sale_opportunity_management.prospect import name_key
 from trytond.pool import Pool
+from trytond.pyson import PYSONDecoder
 from trytond.tests.test_tryton import ModuleTestCase, with_transaction
 from trytond.transaction import Transaction
 
@@ -304,6 +305,23 @@ class SaleOpportunityManagementTestCase(CompanyTestMixin, ModuleTestCase):
         with Transaction().set_context(from_date=dt.date.today()):
             row, = Report.read([row['id']], ['calls'])
         self.assertEqual(row['calls'], 3)
+
+    @with_transaction()
+    def test_report_actions_filters(self):
+        "Test the filters the report actions show are those of the context"
+        pool = Pool()
+        Action = pool.get('ir.action.act_window')
+        Context = pool.get('sale.call.report.context')
+        actions = Action.search([
+                ('context_model', '=', 'sale.call.report.context'),
+                ])
+        self.assertEqual(len(actions), 6)
+        for action in actions:
+            with self.subTest(action=action.name):
+                filters = PYSONDecoder().decode(action.pyson_context).get(
+                    'report_filters', list(Context._fields))
+                self.assertLessEqual(set(filters), set(Context._fields))
+                self.assertTrue(filters)
 
 
 del ModuleTestCase
