@@ -335,28 +335,26 @@ def create_users(config, company):
             # the call center works in Spanish; admin keeps English
             user.language = spanish[0]
         user.password = password
-        for group in groups:
-            group = xml_id(group)
-            if group not in user.groups:
-                user.groups.append(group)
-        if company not in user.companies:
-            user.companies.append(company)
-        user.company = company
-        user.save()
+        join(user, groups, company)
         users[login] = user
     admin, = User.find([('login', '=', 'admin')])
     admin.name = 'Administrador'
-    for group in ['group_prospect_admin', 'group_prospect_operator',
-            'group_prospect_registrar']:
-        group = xml_id(group)
-        if group not in admin.groups:
-            admin.groups.append(group)
-    if company not in admin.companies:
-        admin.companies.append(company)
-    admin.company = company
-    admin.save()
+    join(admin, ['group_prospect_admin', 'group_prospect_operator',
+            'group_prospect_registrar'], company)
     set_user(config, admin_id)
     return users
+
+
+def join(user, groups, company):
+    "Put the user in the groups (XML ids) and the company, and save it"
+    for group in groups:
+        group = xml_id(group)
+        if group not in user.groups:
+            user.groups.append(group)
+    if company not in user.companies:
+        user.companies.append(company)
+    user.company = company
+    user.save()
 
 
 def mobile(rng):

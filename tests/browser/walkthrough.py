@@ -285,6 +285,15 @@ class Client:
             'no button %r in the dialog' % text)
         return button
 
+    def finish_wizard(self, wizard, label):
+        "Press the wizard's button labelled label and wait until it closes"
+        self.dialog_button(wizard, label).click()
+        self.wait(lambda: not self.page.locator(
+                '.wizard-dialog.modal:visible').count(),
+            'the wizard did not close')
+        self.idle()
+        self.check_dialogs()
+
     def rows(self, scope=None):
         "The data rows of the (first) list in scope"
         scope = scope or self.pane
@@ -389,12 +398,7 @@ def step_operator_log_call(client, state):
     state['description'] = description
     state['prospect'] = prospect
     client.shot('log-call-wizard')
-    client.dialog_button(wizard, client.t('Log')).click()
-    client.wait(lambda: not client.page.locator(
-            '.wizard-dialog.modal:visible').count(),
-        'the wizard did not close')
-    client.idle()
-    client.check_dialogs()
+    client.finish_wizard(wizard, client.t('Log'))
 
     # the trace form, reloaded
     calls = client.pane.locator('.form-one2many').filter(
@@ -500,12 +504,7 @@ def step_admin_assign(client, state):
         'the operator %r was not added' % operator)
     state['operator'] = operator
     client.shot('assign-wizard')
-    client.dialog_button(wizard, client.t('Assign')).click()
-    client.wait(lambda: not client.page.locator(
-            '.wizard-dialog.modal:visible').count(),
-        'the wizard did not close')
-    client.idle()
-    client.check_dialogs()
+    client.finish_wizard(wizard, client.t('Assign'))
 
     # the list (reloaded) shows the operator on the two prospects
     header = client.columns()
