@@ -19,7 +19,7 @@ It needs Debian's chromium (installed with apt-get when missing) and the
 Python package playwright (installed in the running environment when
 missing; Playwright's own browser download is never used).  The pictures go
 to var/screenshots/browser-<user>-NN-<menu>.png.  It drives sao with the
-Client of tests/browser/walkthrough.py.  Exit status 1 when a step failed
+Client of tools/browser/walkthrough.py.  Exit status 1 when a step failed
 or the client logged errors; the screenshot of the failing step is still
 written.
 """
@@ -29,7 +29,7 @@ import subprocess
 import sys
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-sys.path.insert(0, os.path.join(ROOT, 'tests', 'browser'))
+sys.path.insert(0, os.path.join(ROOT, 'tools', 'browser'))
 from walkthrough import CHROMIUM, CHROMIUM_ARGS, Client  # noqa: E402
 
 

@@ -4,7 +4,7 @@
 # license terms.
 """Walk through the demo in the web client (sao) as its users would.
 
-    .venv/bin/python tests/browser/walkthrough.py --url http://localhost:8000/
+    .venv/bin/python tools/browser/walkthrough.py --url http://localhost:8000/
 
 tools/test-browser builds a fresh demo database, serves it and runs this
 script; run it by hand against any demo server (tools/demo) to look again.

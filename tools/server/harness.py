@@ -4,8 +4,8 @@
 """Run real trytond servers on a throwaway PostgreSQL cluster and talk to
 them over JSON-RPC, for tools/security-test and tools/load-test.
 
-This folder is no Python package on purpose: the module's unit tests
-(tools/run-tests) never load it.  The tools put it on sys.path.
+This folder is no Python package and lies outside tests/, so the module's
+unit tests (tools/run-tests) never load it.  The tools put it on sys.path.
 
 Only the standard library and psycopg (the venv's PostgreSQL driver) are
 used.  Everything listens on 127.0.0.1 only.
