@@ -38,7 +38,7 @@ load-test: $(STAMP)
 # Benchmark of the reports, the trace list and call logging on a throwaway
 # PostgreSQL cluster (1M calls, 5 to 10 min): see doc/performance.rst.
 bench: $(STAMP)
-	$(VPY) tools/bench.py $(BENCH_ARGS)
+	$(VPY) tools/bench $(BENCH_ARGS)
 
 # tools/demo installs what it needs itself.
 demo:

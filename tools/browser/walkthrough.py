@@ -50,7 +50,7 @@ CHROMIUM_ARGS = [
     ]
 PREFIX = 'browser'
 
-# The demo users (tools/demo_data.py)
+# The demo users (tools/data/demo.py)
 OPERATOR = ('operator1', 'operator1')
 OTHER_OPERATOR_LOGIN = 'operator2'
 ADMIN = ('admin', 'admin')

@@ -1,4 +1,3 @@
-#!/usr/bin/env python3
 # This file is part of sale_opportunity_management.  The COPYRIGHT file at
 # the top level of this repository contains the full copyright notices and
 # license terms.
@@ -6,8 +5,8 @@
 
 Run it with the demo server up (tools/demo in another terminal):
 
-    .venv/bin/python tools/screenshot.py --form
-    .venv/bin/python tools/screenshot.py --user operator1 \
+    tools/screenshot --form
+    tools/screenshot --user operator1 \
         --password operator1 --menu 'Prospectos/Próxima llamada' \
         --output var/screenshots/operator1
 
@@ -16,10 +15,10 @@ Prospects/Prospects, Traces, Pending Calls and Calls; the names are those
 of the user's language) and, with --form, the first record of each list.
 
 It needs Debian's chromium (installed with apt-get when missing) and the
-Python package playwright (installed in the running environment when
+Python package playwright (installed in .venv by tools/screenshot when
 missing; Playwright's own browser download is never used).  The pictures go
 to var/screenshots/browser-<user>-NN-<menu>.png.  It drives sao with the
-Client of tools/browser/walkthrough.py.  Exit status 1 when a step failed
+Client of walkthrough.py, beside it.  Exit status 1 when a step failed
 or the client logged errors; the screenshot of the failing step is still
 written.
 """
@@ -28,9 +27,7 @@ import os
 import subprocess
 import sys
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-sys.path.insert(0, os.path.join(ROOT, 'tools', 'browser'))
-from walkthrough import CHROMIUM, CHROMIUM_ARGS, Client  # noqa: E402
+from walkthrough import CHROMIUM, CHROMIUM_ARGS, ROOT, Client
 
 
 def ensure_chromium():
@@ -67,7 +64,8 @@ def open_first_record(client):
 
 
 def main():
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(prog='screenshot',
+        description=__doc__.splitlines()[0])
     parser.add_argument('--url', default='http://localhost:8000/')
     parser.add_argument('--database', '-d', default='demo')
     parser.add_argument('--user', default='admin')
@@ -123,7 +121,3 @@ def main():
         return 1
     print('  OK')
     return 0
-
-
-if __name__ == '__main__':
-    sys.exit(main())

@@ -4,7 +4,7 @@
 # license terms.
 """Fill a demo database of sale_opportunity_management with proteus.
 
-    python tools/demo_data.py -c var/trytond.conf -d demo [--seed N]
+    python tools/data/demo.py -c var/trytond.conf -d demo [--seed N]
 
 The database must have the module activated (tools/demo does it).  The
 script creates the company, the users, about fifty Colombian prospects with
