@@ -13,6 +13,7 @@ from trytond.pyson import Eval, Id
 from trytond.transaction import Transaction
 from trytond.wizard import Button, StateTransition, StateView, Wizard
 
+from .common import RecordAccessMixin
 from .exceptions import AssignmentError
 
 OPERATOR_DOMAIN = [
@@ -28,7 +29,7 @@ def selected_prospects():
         return list(context.get('active_ids') or [])
 
 
-class AssignStart(ModelView):
+class AssignStart(RecordAccessMixin, ModelView):
     __name__ = 'sale.prospect.assign.start'
 
     operators = fields.Many2Many(
@@ -176,7 +177,7 @@ def open_traces(prospects, business_unit=None):
     Trace.save(traces)
 
 
-class ReassignStart(ModelView):
+class ReassignStart(RecordAccessMixin, ModelView):
     __name__ = 'sale.prospect.reassign.start'
 
     from_operator = fields.Many2One(

@@ -21,7 +21,8 @@ from trytond.transaction import Transaction, without_check_access
 from trytond.wizard import (
     Button, StateAction, StateTransition, StateView, Wizard)
 
-from .common import INTERESTS, check_record_rules, is_prospect_admin
+from .common import (
+    INTERESTS, RecordAccessMixin, check_record_rules, is_prospect_admin)
 from .exceptions import (
     CallAccessError, CallValidationError, DeletionError, NoPendingCallError,
     TraceValidationError)
@@ -29,8 +30,10 @@ from .exceptions import (
 CALL_INTERESTS = [i for i in INTERESTS if i[0] is not None]
 
 
-class ProspectTrace(Workflow, ModelSQL, ModelView, ChatMixin):
+class ProspectTrace(
+        RecordAccessMixin, Workflow, ModelSQL, ModelView, ChatMixin):
     __name__ = 'sale.prospect_trace'
+    _client_readonly = {'state'}
 
     _states = {
         'readonly': Eval('state') == 'closed',
@@ -383,7 +386,7 @@ class ProspectTrace(Workflow, ModelSQL, ModelView, ChatMixin):
         return now + config.missed_call_retry
 
 
-class Call(ModelSQL, ModelView):
+class Call(RecordAccessMixin, ModelSQL, ModelView):
     __name__ = 'sale.call'
 
     prospect_trace = fields.Many2One(
@@ -663,7 +666,7 @@ class Call(ModelSQL, ModelView):
         return super().copy(calls, default=default)
 
 
-class MakeCallStart(ModelView):
+class MakeCallStart(RecordAccessMixin, ModelView):
     __name__ = 'sale.prospect_trace.make_call.start'
 
     prospect = fields.Many2One('sale.prospect', "Prospect", readonly=True)

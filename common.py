@@ -2,8 +2,16 @@
 # the top level of this repository contains the full copyright notices and
 # license terms.
 "Helpers shared by the models of the module"
+import copy
+from collections import defaultdict
+from functools import partial, wraps
+
+from trytond.i18n import gettext
+from trytond.model import fields
 from trytond.pool import Pool
 from trytond.transaction import Transaction, check_access
+
+from .exceptions import ClientValueError
 
 INTERESTS = [
     (None, ""),
@@ -31,3 +39,119 @@ def is_prospect_admin():
     group_id = ModelData.get_id(
         'sale_opportunity_management', 'group_prospect_admin')
     return group_id in User.get_groups()
+
+
+class RecordAccessMixin:
+    """Guard the doors of the model that trytond leaves open to clients.
+
+    Every RPC method that instantiates records (buttons, copy, export,
+    resources, on_change…) checks the record rules, which trytond checks on
+    read, search, write and delete only: the records must be readable
+    (writable for the methods that write, deletable for delete), and so
+    must the records their values reach, so that an on_change never reads
+    a record the user may not.
+
+    The fields of _client_readonly are changed by the buttons, the wizards
+    or as derived values, never by a client's create or write."""
+    __slots__ = ()
+    _client_readonly = set()
+
+    @classmethod
+    def __post_setup__(cls):
+        super().__post_setup__()
+        for name, rpc in list(cls.__rpc__.items()):
+            if name in {'create', 'write'}:
+                check = getattr(cls, f'_check_client_{name}')
+            elif rpc.instantiate == 0 and rpc.check_access:
+                mode = {'copy': 'read', 'delete': 'delete'}.get(
+                    name, 'read' if rpc.readonly else 'write')
+                check = partial(check_instances, mode=mode)
+            else:
+                continue
+            rpc = copy.copy(rpc)
+            rpc.decorator = _checking(rpc.decorator, check)
+            cls.__rpc__[name] = rpc
+
+    @classmethod
+    def _check_client_create(cls, vlist):
+        defaults = cls.default_get(
+            list(cls._client_readonly), with_rec_name=False)
+        for values in vlist:
+            cls.check_client_values(None, {
+                    n: v for n, v in values.items()
+                    if v != defaults.get(n)})
+
+    @classmethod
+    def _check_client_write(cls, *args):
+        actions = iter(args)
+        for records, values in zip(actions, actions):
+            cls.check_client_values(records, values)
+
+    @classmethod
+    def check_client_values(cls, records, values):
+        """Refuse the values a client may not give to the records (None on
+        creation)"""
+        names = cls._client_readonly & values.keys()
+        if names:
+            raise ClientValueError(gettext(
+                    'sale_opportunity_management.msg_client_readonly_field',
+                    fields=', '.join(sorted(
+                            cls._fields[n].string for n in names)),
+                    model=cls.__names__()['model']))
+
+
+def _checking(decorator, check):
+    "Return a decorator of RPC calls that checks the arguments first"
+    def decorate(func):
+        if decorator:
+            func = decorator(func)
+
+        @wraps(func)
+        def wrapper(*args, **kwargs):
+            if Transaction().user:
+                check(*args)
+            return func(*args, **kwargs)
+        return wrapper
+    return decorate
+
+
+def check_instances(records, *args, mode='read'):
+    """Check the access of the user to the records (mode) and to the
+    records their values reach (read)"""
+    pool = Pool()
+    Rule = pool.get('ir.rule')
+    ModelAccess = pool.get('ir.model.access')
+    transaction = Transaction()
+    if not transaction.user or not transaction.check_access:
+        return
+    if not isinstance(records, (list, tuple)):
+        records = [records]
+    to_check = defaultdict(set)
+    for record in records:
+        if record.id is not None and record.id >= 0:
+            to_check[record.__name__, mode].add(record.id)
+        _reached(record, to_check, set())
+    for (model, mode), ids in to_check.items():
+        ModelAccess.check(model, mode='read')
+        Rule.check(model, list(ids), mode=mode)
+
+
+def _reached(record, to_check, seen):
+    "Collect the records the values of the record (from a client) reach"
+    if id(record) in seen or record._values is None:
+        return
+    seen.add(id(record))
+    for name, value in record._values._items():
+        field = record._fields.get(name)
+        if isinstance(field, (fields.Many2One, fields.Reference)):
+            targets = [value]
+        elif isinstance(field, (fields.One2Many, fields.Many2Many)):
+            targets = value or []
+        else:
+            continue
+        for target in targets:
+            if not hasattr(target, '__name__') or not hasattr(target, 'id'):
+                continue
+            if target.id is not None and target.id >= 0:
+                to_check[target.__name__, 'read'].add(target.id)
+            _reached(target, to_check, seen)

@@ -2,9 +2,14 @@
 # the top level of this repository contains the full copyright notices and
 # license terms.
 from trytond.model import ModelSingleton, ModelSQL, ModelView, fields
+from trytond.pool import Pool
+from trytond.transaction import Transaction
+
+from .common import RecordAccessMixin
 
 
-class Configuration(ModelSingleton, ModelSQL, ModelView):
+class Configuration(
+        RecordAccessMixin, ModelSingleton, ModelSQL, ModelView):
     __name__ = 'sale.prospect.configuration'
 
     default_country = fields.Many2One(
@@ -34,3 +39,28 @@ class Configuration(ModelSingleton, ModelSQL, ModelView):
     @classmethod
     def default_max_missed_calls(cls):
         return 3
+
+    @classmethod
+    def on_modification(cls, mode, records, field_names=None):
+        super().on_modification(mode, records, field_names=field_names)
+        if mode == 'create' or 'auto_assign_creator' in field_names:
+            cls.show_register_menu(cls(1).auto_assign_creator)
+
+    @classmethod
+    def show_register_menu(cls, to_operators):
+        """Show or hide the "Register Prospect" entry to the operators, who
+        may register prospects only when they get them assigned"""
+        pool = Pool()
+        Menu = pool.get('ir.ui.menu')
+        ModelData = pool.get('ir.model.data')
+
+        def get_id(xml_id):
+            return ModelData.get_id('sale_opportunity_management', xml_id)
+        menu = Menu(get_id('menu_prospect_register'))
+        operator = get_id('group_prospect_operator')
+        shown = operator in {g.id for g in menu.groups}
+        if shown != bool(to_operators):
+            with Transaction().set_user(0):
+                Menu.write([menu], {'groups': [
+                            ('add' if to_operators else 'remove',
+                                [operator])]})

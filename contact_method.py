@@ -16,6 +16,7 @@ from email_validator import EmailUndeliverableError
 from trytond.tools.email_ import (
     EmailNotValidError, normalize_email, validate_email)
 
+from .common import RecordAccessMixin
 from .exceptions import ContactMethodValidationError
 
 CONTACT_TYPES = [
@@ -73,8 +74,10 @@ def phone_search_values(value, country_code=None):
 
 
 class ContactMethod(
-        DeactivableMixin, sequence_ordered(), ModelSQL, ModelView):
+        RecordAccessMixin, DeactivableMixin, sequence_ordered(), ModelSQL,
+        ModelView):
     __name__ = 'prospect.contact_method'
+    _client_readonly = {'value_compact'}
     _rec_name = 'value'
 
     prospect = fields.Many2One(

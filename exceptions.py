@@ -9,7 +9,11 @@ class ContactMethodValidationError(ValidationError):
     pass
 
 
-class ProspectValidationError(ValidationError):
+class ProspectAccessError(AccessError):
+    pass
+
+
+class ClientValueError(AccessError):
     pass
 
 

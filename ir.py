@@ -2,7 +2,9 @@
 # the top level of this repository contains the full copyright notices and
 # license terms.
 from trytond.pool import Pool, PoolMeta
-from trytond.transaction import Transaction
+from trytond.transaction import Transaction, check_access
+
+from .common import RecordAccessMixin, check_instances
 
 # The models whose record rules depend on the current user
 USER_RULE_MODELS = {
@@ -62,3 +64,51 @@ class EmailTemplate(metaclass=PoolMeta):
                 and record.contact_type == 'mail'):
             address = (record.name or record.prospect.name, record.value)
         return address
+
+    def get(self, record):
+        check_resource(self.model.name, record)
+        return super().get(record)
+
+    @classmethod
+    def get_default(cls, model, record):
+        check_resource(model, record)
+        return super().get_default(model, record)
+
+
+class Email(metaclass=PoolMeta):
+    __name__ = 'ir.email'
+
+    @classmethod
+    def send(cls, to='', cc='', bcc='', subject='', body='',
+            files=None, record=None, reports=None, attachments=None):
+        if record and Transaction().check_access:
+            check_resource(*record)
+        return super().send(
+            to=to, cc=cc, bcc=bcc, subject=subject, body=body, files=files,
+            record=record, reports=reports, attachments=attachments)
+
+
+class ChatChannel(metaclass=PoolMeta):
+    __name__ = 'ir.chat.channel'
+
+    @classmethod
+    def check_access(cls, resource):
+        super().check_access(resource)
+        # trytond checks only the access to the model of the resource
+        with check_access():
+            check_resource(*str(resource).split(','))
+
+
+class Note(RecordAccessMixin, metaclass=PoolMeta):
+    __name__ = 'ir.note'
+
+
+class Attachment(RecordAccessMixin, metaclass=PoolMeta):
+    __name__ = 'ir.attachment'
+
+
+def check_resource(model, id_):
+    """Check the user may read the record of the model, as the read of
+    the record would"""
+    Model = Pool().get(model)
+    check_instances([Model(int(id_))])

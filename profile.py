@@ -7,10 +7,13 @@ from trytond.i18n import gettext
 from trytond.model import (
     DeactivableMixin, ModelSQL, ModelView, fields, sequence_ordered)
 
+from .common import RecordAccessMixin
 from .exceptions import ProfileValidationError
 
 
-class Question(DeactivableMixin, sequence_ordered(), ModelSQL, ModelView):
+class Question(
+        RecordAccessMixin, DeactivableMixin, sequence_ordered(), ModelSQL,
+        ModelView):
     __name__ = 'sale.prospect.question'
 
     name = fields.Char("Question", required=True, translate=True)
@@ -18,7 +21,7 @@ class Question(DeactivableMixin, sequence_ordered(), ModelSQL, ModelView):
         'sale.prospect.question.answer', 'question', "Answers")
 
 
-class Answer(sequence_ordered(), ModelSQL, ModelView):
+class Answer(RecordAccessMixin, sequence_ordered(), ModelSQL, ModelView):
     __name__ = 'sale.prospect.question.answer'
 
     question = fields.Many2One(
@@ -71,7 +74,7 @@ class ProspectAnswer(ModelSQL):
                             question=question.rec_name))
 
 
-class Segment(sequence_ordered(), ModelSQL, ModelView):
+class Segment(RecordAccessMixin, sequence_ordered(), ModelSQL, ModelView):
     __name__ = 'sale.prospect.segment'
 
     name = fields.Char("Name", required=True, translate=True)

@@ -18,10 +18,11 @@ from trytond.pyson import Bool, Eval, If
 from trytond.tools import grouped_slice
 from trytond.transaction import Transaction, without_check_access
 
-from .common import INTERESTS
+from .common import INTERESTS, RecordAccessMixin, is_prospect_admin
 from .contact_method import default_phone_country, phone_search_values
 from .exceptions import (
-    DeletionError, DuplicateProspectWarning, LifecycleError)
+    DeletionError, DuplicateProspectWarning, LifecycleError,
+    ProspectAccessError)
 
 # Legal forms left out when names are compared for duplicates
 LEGAL_FORMS = {
@@ -40,7 +41,8 @@ def name_key(name):
     return ''.join(w for w in words if w not in LEGAL_FORMS) or None
 
 
-class BusinessUnit(DeactivableMixin, ModelSQL, ModelView):
+class BusinessUnit(
+        RecordAccessMixin, DeactivableMixin, ModelSQL, ModelView):
     __name__ = 'sale.business_unit'
 
     name = fields.Char("Name", required=True, translate=True)
@@ -59,9 +61,11 @@ class BusinessUnit(DeactivableMixin, ModelSQL, ModelView):
 
 
 class Prospect(
-        DeactivableMixin, Workflow, ModelSQL, ModelView, ChatMixin):
+        RecordAccessMixin, DeactivableMixin, Workflow, ModelSQL, ModelView,
+        ChatMixin):
     __name__ = 'sale.prospect'
     _transition_state = 'stage'
+    _client_readonly = {'stage', 'state', 'name_key'}
 
     name = fields.Char("Name", required=True, help="The business name.")
     name_key = fields.Char("Name Key", readonly=True)
@@ -355,7 +359,11 @@ class Prospect(
         for prospect in prospects:
             if not duplicates[prospect.id]:
                 continue
-            key = Warning.format('prospect_duplicate', [prospect])
+            # Keyed on what it warns about, not on the new record's id that
+            # changes at each retry (PostgreSQL's sequences do not roll back)
+            key = Warning.format(
+                'prospect_duplicate.%s' % (prospect.name_key or ''),
+                cls.browse(duplicates[prospect.id]))
             if Warning.check(key):
                 raise DuplicateProspectWarning(key, gettext(
                         'sale_opportunity_management.msg_prospect_duplicate',
@@ -411,6 +419,8 @@ class Prospect(
             cls, mode, prospects, values=None, external=False):
         super().check_modification(
             mode, prospects, values=values, external=external)
+        if external and mode == 'create':
+            cls.check_creator(prospects)
         if mode == 'delete':
             pool = Pool()
             Call = pool.get('sale.call')
@@ -429,6 +439,31 @@ class Prospect(
                             prospect=call.prospect_trace.prospect.rec_name))
 
     @classmethod
+    def check_creator(cls, prospects):
+        "Let operators create prospects only when they get them assigned"
+        pool = Pool()
+        User = pool.get('res.user')
+        ModelData = pool.get('ir.model.data')
+        if is_prospect_admin():
+            return
+        registrar = ModelData.get_id(
+            'sale_opportunity_management', 'group_prospect_registrar')
+        if registrar in User.get_groups() or cls._creator_operator():
+            return
+        raise ProspectAccessError(gettext(
+                'sale_opportunity_management.msg_prospect_create_operator'))
+
+    @classmethod
+    def check_client_values(cls, prospects, values):
+        super().check_client_values(prospects, values)
+        # The reason is given before losing, kept once lost
+        if 'lost_reason' in values and any(
+                p.stage in {'lost', 'customer'} for p in prospects or []):
+            raise ProspectAccessError(gettext(
+                    'sale_opportunity_management.msg_prospect_lost_reason',
+                    prospect=prospects[0].rec_name))
+
+    @classmethod
     def copy(cls, prospects, default=None):
         default = default.copy() if default is not None else {}
         default.setdefault('traces', None)
@@ -436,6 +471,7 @@ class Prospect(
         default.setdefault('state', 'unassigned')
         default.setdefault('party', None)
         default.setdefault('lost_reason', None)
+        default.setdefault('stage', 'lead')
         return super().copy(prospects, default=default)
 
     @classmethod

@@ -36,6 +36,7 @@ import json
 import re
 import time
 
+import access_doors
 import harness as h
 from harness import RPCError
 
@@ -755,6 +756,8 @@ def main(argv=None):
         formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument('-k', dest='patterns', action='append', default=[],
         help='only the probes whose name contains this pattern')
+    parser.add_argument('--doors', choices=['yes', 'no', 'only'],
+        default='yes', help='the generated access test (access_doors.py)')
     parser.add_argument('--keep', action='store_true',
         help='keep the temp directory (configuration, server log)')
     args = parser.parse_args(argv)
@@ -775,9 +778,13 @@ def main(argv=None):
             tables = h.module_tables(conn) + h.SECURITY_TABLES
             run = Runner(server, conn, tables, args.patterns)
             initial = run.snapshot()
-            for probe in probes(data):
+            for probe in probes(data) if args.doors != 'only' else []:
                 run(probe)
             final = run.snapshot()
+            if args.doors != 'no':
+                passed, failed = access_doors.run(server, site, data, conn)
+                run.passed += passed
+                run.failed += failed
         # What the accepted probes created or wrote may differ; the
         # write stamps of the harmless no-op writes too.
         allowed = {(t, i) for t, i, _ in run.allowed_changes}
