@@ -7,6 +7,7 @@ from collections import defaultdict
 from functools import partial, wraps
 
 from trytond.i18n import gettext
+from trytond.ir.resource import ResourceAccessMixin
 from trytond.model import fields
 from trytond.pool import Pool
 from trytond.transaction import Transaction, check_access
@@ -80,12 +81,14 @@ class RecordAccessMixin:
             cls.check_client_values(None, {
                     n: v for n, v in values.items()
                     if v != defaults.get(n)})
+            check_values(cls, values)
 
     @classmethod
     def _check_client_write(cls, *args):
         actions = iter(args)
         for records, values in zip(actions, actions):
             cls.check_client_values(records, values)
+            check_values(cls, values)
 
     @classmethod
     def check_client_values(cls, records, values):
@@ -118,9 +121,6 @@ def _checking(decorator, check):
 def check_instances(records, *args, mode='read'):
     """Check the access of the user to the records (mode) and to the
     records their values reach (read)"""
-    pool = Pool()
-    Rule = pool.get('ir.rule')
-    ModelAccess = pool.get('ir.model.access')
     transaction = Transaction()
     if not transaction.user or not transaction.check_access:
         return
@@ -131,9 +131,54 @@ def check_instances(records, *args, mode='read'):
         if record.id is not None and record.id >= 0:
             to_check[record.__name__, mode].add(record.id)
         _reached(record, to_check, set())
+    _check(to_check)
+
+
+def _check(to_check):
+    "Check the access to the ids of {(model, mode): ids}"
+    pool = Pool()
+    Rule = pool.get('ir.rule')
+    ModelAccess = pool.get('ir.model.access')
     for (model, mode), ids in to_check.items():
+        Model = pool.get(model)
         ModelAccess.check(model, mode='read')
         Rule.check(model, list(ids), mode=mode)
+        if issubclass(Model, ResourceAccessMixin):
+            Model.check_access(list(ids), mode=mode)
+
+
+def check_values(Model, values):
+    """Check the access to the records that the values of a client's create
+    or write reach: read for a link, write for the One2Many lines taken
+    from another record"""
+    to_check = defaultdict(set)
+    _values_reach(Model, values, to_check)
+    _check(to_check)
+
+
+def _values_reach(Model, values, to_check):
+    for name, value in values.items():
+        field = Model._fields.get(name)
+        if not isinstance(field, (
+                    fields.Many2One, fields.One2Many, fields.Many2Many)):
+            continue
+        Target = field.get_target()
+        if isinstance(field, fields.Many2One):
+            if isinstance(value, int) and value >= 0:
+                to_check[Target.__name__, 'read'].add(value)
+            continue
+        taken = 'write' if isinstance(field, fields.One2Many) else 'read'
+        for action, *args in value or []:
+            if action == 'create':
+                for target_values in args[0]:
+                    _values_reach(Target, target_values, to_check)
+                continue
+            modes = {'add': taken, 'remove': taken, 'copy': 'read',
+                'write': 'write', 'delete': 'delete'}
+            ids = args[0] if action != 'write' else [
+                i for ids in args[::2] for i in ids]
+            to_check[Target.__name__, modes[action]].update(
+                i for i in ids if i >= 0)
 
 
 def _reached(record, to_check, seen):

@@ -41,6 +41,13 @@ class Configuration(
         return 3
 
     @classmethod
+    def read(cls, ids, fields_names):
+        # ModelSingleton answers a record even for no id when none is saved
+        if not ids:
+            return []
+        return super().read(ids, fields_names)
+
+    @classmethod
     def on_modification(cls, mode, records, field_names=None):
         super().on_modification(mode, records, field_names=field_names)
         if mode == 'create' or 'auto_assign_creator' in field_names:

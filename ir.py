@@ -82,7 +82,8 @@ class Email(metaclass=PoolMeta):
     def send(cls, to='', cc='', bcc='', subject='', body='',
             files=None, record=None, reports=None, attachments=None):
         if record and Transaction().check_access:
-            check_resource(*record)
+            # As a note: who may change the record may write about it
+            check_resource(*record, mode='write')
         return super().send(
             to=to, cc=cc, bcc=bcc, subject=subject, body=body, files=files,
             record=record, reports=reports, attachments=attachments)
@@ -98,6 +99,36 @@ class ChatChannel(metaclass=PoolMeta):
         with check_access():
             check_resource(*str(resource).split(','))
 
+    @classmethod
+    def _check_write(cls, resource):
+        with check_access():
+            check_resource(*str(resource).split(','), mode='write')
+
+    @classmethod
+    def subscribe(cls, resource, username=None):
+        cls._check_write(resource)
+        return super().subscribe(resource, username=username)
+
+    @classmethod
+    def unsubscribe(cls, resource, username=None):
+        cls._check_write(resource)
+        return super().unsubscribe(resource, username=username)
+
+    @classmethod
+    def subscribe_email(cls, resource, email):
+        cls._check_write(resource)
+        return super().subscribe_email(resource, email)
+
+    @classmethod
+    def unsubscribe_email(cls, resource, email):
+        cls._check_write(resource)
+        return super().unsubscribe_email(resource, email)
+
+    @classmethod
+    def post(cls, resource, content, audience='internal'):
+        cls._check_write(resource)
+        return super().post(resource, content, audience=audience)
+
 
 class Note(RecordAccessMixin, metaclass=PoolMeta):
     __name__ = 'ir.note'
@@ -107,8 +138,7 @@ class Attachment(RecordAccessMixin, metaclass=PoolMeta):
     __name__ = 'ir.attachment'
 
 
-def check_resource(model, id_):
-    """Check the user may read the record of the model, as the read of
-    the record would"""
+def check_resource(model, id_, mode='read'):
+    "Check the access of the user to the record of the model"
     Model = Pool().get(model)
-    check_instances([Model(int(id_))])
+    check_instances([Model(int(id_))], mode=mode)

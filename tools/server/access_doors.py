@@ -89,7 +89,13 @@ def _describe_model(Model):
         'storage': issubclass(Model, ModelStorage),
         'table_query': callable(getattr(Model, 'table_query', None)),
         'history': bool(getattr(Model, '_history', False)),
-        'rpc': sorted(Model.__rpc__),
+        # the methods instantiating their first argument
+        'rpc': {n: r.instantiate == 0 for n, r in Model.__rpc__.items()},
+        'field_methods': sorted(
+            {f'on_change_{n}' for n in Model._fields}
+            | {f'on_change_with_{n}' for n in Model._fields}
+            | {f.selection for f in Model._fields.values()
+                if isinstance(getattr(f, 'selection', None), str)}),
         'buttons': sorted(getattr(Model, '_buttons', {})),
         'fields': {n: _describe_field(f) for n, f in Model._fields.items()},
         'on_change': sorted(n for n in Model._fields
@@ -182,19 +188,22 @@ def roles(data):
     for call in admin.search_read('sale.call', [], ['prospect_trace']):
         admin.model('sale.call', 'write', [call['id']],
             {'description': f'{SECRET} call'})
-    records = {m: admin.model(m, 'search', [], 0, None, None)
-        for m in GUARDED}
-    for model, ids in records.items():
-        for id_ in ids:
-            resource = f'{model},{id_}'
+    for model in GUARDED:
+        # The registrar may read what is written about prospects, never
+        # about traces and calls
+        secret = SECRET if model in {'sale.prospect_trace', 'sale.call'} \
+            else 'memo'
+        for record in admin.search_read(model, [], ['rec_name']):
+            resource = f'{model},{record["id"]}'
+            text = f'{secret} {record["rec_name"]}'
             admin.model('ir.note', 'create', [{'resource': resource,
-                        'message': f'{SECRET} note'}])
+                        'message': text}])
             admin.model('ir.attachment', 'create', [{'resource': resource,
-                        'name': f'{SECRET}.txt', 'type': 'data',
+                        'name': f'{text}.txt', 'type': 'data',
                         'data': {'__class__': 'bytes', 'base64': ''}}])
             if model in {'sale.prospect', 'sale.prospect_trace'}:
-                admin.call('model.ir.chat.channel.post', resource,
-                    f'{SECRET} chat', 'internal')
+                admin.call('model.ir.chat.channel.post', resource, text,
+                    'internal')
     contacts = admin.search_read(
         'prospect.contact_method', [], ['prospect', 'value', 'value_compact'])
     traces = admin.search_read('sale.prospect_trace', [], ['prospect'])
@@ -369,8 +378,11 @@ def model_doors(name, model, role, ids_of, context):
         'get_digits': lambda: [('metadata', call('get_digits', hidden))],
         }
     core = CORE_DOORS.get(name, {})
-    for method in model['rpc']:
-        if method in model['buttons']:
+    for method, instantiate in sorted(model['rpc'].items()):
+        if method in model['field_methods']:
+            params = [instance] if instantiate else []
+            yield Door('on_change', f'{name}.{method}', call(method, *params))
+        elif method in model['buttons']:
             yield Door('button', f'{name}.{method}', call(method, foreign))
         elif method in core or method in recipes:
             doors = core[method](role) if method in core else recipes[method]()
