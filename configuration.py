@@ -51,7 +51,7 @@ class Configuration(
     def on_modification(cls, mode, records, field_names=None):
         super().on_modification(mode, records, field_names=field_names)
         if mode == 'create' or 'auto_assign_creator' in field_names:
-            cls.show_register_menu(cls(1).auto_assign_creator)
+            cls.show_register_menu(records[0].auto_assign_creator)
 
     @classmethod
     def show_register_menu(cls, to_operators):
