@@ -733,6 +733,30 @@ def probes(data):
                 to_date=dt.date(2100, 1, 1))),
         answers(lambda r: r and all(row['operator'] == u1 for row in r),
             'own rows only'))
+    yield Probe("registrar confirms a possible duplicate (skip, retry)",
+        lambda: _confirm_duplicate(reg, 'Óptica Alfa S.A.S'),
+        answers(lambda r: r == 1, 'saved once after the skip',
+            label='accepted'),
+        allow=[('sale_prospect', None)])
+
+
+def _confirm_duplicate(client, name):
+    """Save a prospect named like another: the warning comes, the user
+    skips it ("yes") and saves again, as the clients do; return how many
+    prospects have that name"""
+    create = ('model.sale.prospect.create', [{'name': name}])
+    try:
+        client.call(*create)
+    except RPCError as error:
+        if error.kind != 'UserWarning':
+            raise
+        key = error.payload[1][0]
+    else:
+        raise ProbeFailure('no duplicate warning')
+    client.model('res.user.warning', 'skip', key, False)
+    client.call(*create)
+    return client.model('sale.prospect', 'search_count',
+        [('name', '=', name)])
 
 
 def _oversized(client):
