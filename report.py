@@ -2,10 +2,9 @@
 # the top level of this repository contains the full copyright notices and
 # license terms.
 import datetime as dt
-from weakref import WeakKeyDictionary
 
 from dateutil.relativedelta import relativedelta
-from sql import Column, Literal, Null, Select, Values
+from sql import Literal, Null
 from sql.aggregate import Count, Max, Min, Sum
 from sql.conditionals import Coalesce
 from sql.functions import DateTrunc
@@ -157,42 +156,13 @@ def calls_in_period(call):
     return where
 
 
-# The rows found by the search of a report, kept for the read that follows
-# in the same transaction (as search_read does): per transaction and model
-_searched_rows = WeakKeyDictionary()
-# and the rows that read is serving
-_served_rows = WeakKeyDictionary()
-# At most that many values served from a search: each is a parameter of
-# the query, and binding more costs more than aggregating again (measured
-# with tools/bench.py)
-MAX_SERVED_VALUES = 8_000
-
-
 class ReportMixin:
-    """Read-only report assembled from small class methods
-
-    Tryton reads records in two steps, search then read, each running the
-    table query: the whole aggregate for the reports of groups.  The search
-    of a report fetches the rows at once, and the read that follows in the
-    same transaction reads them from the values found rather than
-    aggregating the calls again.  Only for the reports of groups: the read
-    of rows that are traces or calls reaches them by their index."""
+    """Read-only report whose query is assembled from small class methods,
+    for other modules to extend"""
     __slots__ = ()
-    _read_from_search = False
 
     @classmethod
     def table_query(cls):
-        served = _served_rows.get(Transaction(), {}).get(cls.__name__)
-        if served is not None:
-            names, rows = served
-            values = Values(rows)
-            return values.select(*(
-                    Column(values, 'column%d' % i).as_(name)
-                    for i, name in enumerate(names, 1)))
-        return cls._query()
-
-    @classmethod
-    def _query(cls):
         from_item, tables = cls._joins()
         return from_item.select(
             *cls._columns(tables),
@@ -200,59 +170,18 @@ class ReportMixin:
             group_by=cls._group_by(tables) or None)
 
     @classmethod
-    def _row_names(cls):
-        "Return the names of the columns of the table query"
-        return ['id'] + sorted(n for n, f in cls._fields.items()
-            if n != 'id' and f.sql_type()
-            and not isinstance(f, fields.Function)
-            and n not in {'create_uid', 'create_date', 'write_uid',
-                'write_date'})
-
-    @classmethod
-    def _rows_key(cls):
-        "Return what the rows of the report depend on"
-        User = Pool().get('res.user')
-        return (Transaction().user, tuple(User.get_companies()),
-            tuple(sorted(report_context().items())))
-
-    @classmethod
     def search(cls, domain, offset=0, limit=None, order=None, count=False,
             query=False):
         if count or query:
             return super().search(domain, offset=offset, limit=limit,
                 order=order, count=count, query=query)
-        # The query of the ids: Tryton's search would also fetch the other
-        # columns for its cache, which read does not use
+        # Tryton's search also fetches every column of the rows for its
+        # cache and keeps none of them for a report: fetch the ids alone
         select = super().search(domain, offset=offset, limit=limit,
             order=order, query=True)
-        names = cls._row_names()
-        report = select.columns[0].expression.table
-        # (a domain of subqueries makes Tryton select from a union of ids)
-        keep = cls._read_from_search and isinstance(report, Select)
-        if keep:
-            select.columns = [Column(report, n).as_(n) for n in names]
         cursor = Transaction().connection.cursor()
         cursor.execute(*select)
-        rows = {row[0]: row for row in cursor}
-        if keep:
-            _searched_rows.setdefault(Transaction(), {})[cls.__name__] = (
-                cls._rows_key(), names, rows)
-        return cls.browse(list(rows))
-
-    @classmethod
-    def read(cls, ids, fields_names):
-        key, names, rows = _searched_rows.get(Transaction(), {}).pop(
-            cls.__name__, (None, None, {}))
-        if (not ids or len(ids) * len(names or []) > MAX_SERVED_VALUES
-                or not rows.keys() >= set(ids)
-                or key != cls._rows_key()):
-            return super().read(ids, fields_names)
-        served = _served_rows.setdefault(Transaction(), {})
-        served[cls.__name__] = (names, [rows[i] for i in set(ids)])
-        try:
-            return super().read(ids, fields_names)
-        finally:
-            del served[cls.__name__]
+        return cls.browse([id_ for id_, in cursor])
 
     @classmethod
     def _group_by(cls, tables):
@@ -295,7 +224,6 @@ class CallReportMixin(ReportMixin):
 
 class CallOperator(CallReportMixin, ModelSQL, ModelView):
     __name__ = 'sale.call.report.operator'
-    _read_from_search = True
 
     operator = fields.Many2One('res.user', "Operator")
     business_unit = fields.Many2One('sale.business_unit', "Business Unit")
@@ -351,7 +279,6 @@ class CallOperator(CallReportMixin, ModelSQL, ModelView):
 
 class CallOperatorTimeseries(CallReportMixin, ModelSQL, ModelView):
     __name__ = 'sale.call.report.operator.timeseries'
-    _read_from_search = True
 
     operator = fields.Many2One('res.user', "Operator")
     date = fields.Date("Date")
@@ -383,19 +310,27 @@ class CallOperatorTimeseries(CallReportMixin, ModelSQL, ModelView):
                 trace.id, where=trace.business_unit == business_unit))
 
     @classmethod
-    def _query(cls):
-        # The bucket is computed in a subquery so that the outer query
-        # groups by a plain column: PostgreSQL binds the period as a
-        # parameter, making two DateTrunc expressions different to it.
-        context = report_context()
-        from_item, tables = cls._joins()
-        call = tables['call']
-        bucket = cls.date.sql_cast(
-            period_start(context['period'], call.date))
-        calls = from_item.select(
-            call.id, call.operator, call.interest, bucket.as_('date'),
-            where=cls._where(tables))
+    def table_query(cls):
+        # The calls with the first day of their period, grouped in an outer
+        # query by its plain column: PostgreSQL binds the period as a
+        # parameter, which makes two DateTrunc expressions different to it
+        calls = super().table_query()
         return calls.select(
+            *cls._bucket_columns(calls),
+            group_by=cls._bucket_group_by(calls))
+
+    @classmethod
+    def _columns(cls, tables):
+        period = report_context()['period']
+        call = tables['call']
+        return [
+            call.id, call.operator, call.interest,
+            cls.date.sql_cast(period_start(period, call.date)).as_('date'),
+            ]
+
+    @classmethod
+    def _bucket_columns(cls, calls):
+        return [
             Min(calls.id).as_('id'),
             calls.operator.as_('operator'),
             calls.date.as_('date'),
@@ -403,7 +338,11 @@ class CallOperatorTimeseries(CallReportMixin, ModelSQL, ModelView):
             Count(calls.id, filter_=calls.interest != '0').as_('answered'),
             Count(calls.id, filter_=calls.interest == '3'
                 ).as_('high_interest'),
-            group_by=[calls.operator, calls.date])
+            ]
+
+    @classmethod
+    def _bucket_group_by(cls, calls):
+        return [calls.operator, calls.date]
 
 
 class TraceReportMixin(ReportMixin):
@@ -538,7 +477,6 @@ class TraceInterest(TraceReportMixin, ModelSQL, ModelView):
 
 class TracePending(TraceReportMixin, ModelSQL, ModelView):
     __name__ = 'sale.prospect_trace.report.pending'
-    _read_from_search = True
 
     operator = fields.Many2One('res.user', "Operator")
     open_traces = fields.Integer("Open Traces")
@@ -602,7 +540,6 @@ class TracePending(TraceReportMixin, ModelSQL, ModelView):
 
 class ProspectAssignment(ReportMixin, ModelSQL, ModelView):
     __name__ = 'sale.prospect.report.assignment'
-    _read_from_search = True
 
     business_unit = fields.Many2One('sale.business_unit', "Business Unit")
     operator = fields.Many2One('res.user', "Operator")

@@ -3,7 +3,6 @@
 # license terms.
 import datetime as dt
 import unittest
-from unittest.mock import patch
 
 from trytond.modules.company.tests import CompanyTestMixin
 from trytond.modules.sale_opportunity_management.contact_method import (
@@ -262,49 +261,6 @@ class SaleOpportunityManagementTestCase(CompanyTestMixin, ModuleTestCase):
         self.assertEqual(
             [c.call_type for c in calls + [later]],
             ['first_call', 'followup_call', 'followup_call', 'followup_call'])
-
-    @with_transaction()
-    def test_report_read_after_search(self):
-        "Test a report's read serves the rows its search just found"
-        pool = Pool()
-        Trace = pool.get('sale.prospect_trace')
-        Call = pool.get('sale.call')
-        Report = pool.get('sale.call.report.operator')
-        trace, other = Trace.create([
-                {'prospect': self._prospect().id},
-                {'prospect': self._prospect(name="Other").id},
-                ])
-        Call.create([
-                {'prospect_trace': trace.id, 'interest': '0'},
-                {'prospect_trace': trace.id, 'interest': '3'},
-                {'prospect_trace': other.id, 'interest': '2'},
-                ])
-        names = ['calls', 'answered', 'missed', 'interest_3', 'answer_rate',
-            'operator', 'business_unit']
-        with patch.object(Report, '_query', wraps=Report._query) as query:
-            rows = Report.search_read([], fields_names=list(names))
-            self.assertEqual(query.call_count, 1)
-            # the next read aggregates the calls again
-            fresh = Report.read([r['id'] for r in rows], list(names))
-            self.assertEqual(query.call_count, 2)
-        self.assertEqual(rows, fresh)
-        row, = rows
-        self.assertEqual(
-            [row[n] for n in names],
-            [3, 2, 1, 1, 2 / 3, Transaction().user, None])
-        # a domain of subqueries selects from a union of ids
-        self.assertEqual(Report.search_read(['OR',
-                    ('operator.login', '=', 'admin'),
-                    ('business_unit.name', '=', "None")],
-                fields_names=list(names)), rows)
-
-        # the rows found in another context are not served
-        Call.create([{'prospect_trace': other.id, 'interest': '1',
-                    'date': dt.date.today() - dt.timedelta(days=1)}])
-        Report.search([])
-        with Transaction().set_context(from_date=dt.date.today()):
-            row, = Report.read([row['id']], ['calls'])
-        self.assertEqual(row['calls'], 3)
 
     @with_transaction()
     def test_report_actions_filters(self):

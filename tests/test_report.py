@@ -1,0 +1,124 @@
+# This file is part of sale_opportunity_management.  The COPYRIGHT file at
+# the top level of this repository contains the full copyright notices and
+# license terms.
+import datetime as dt
+
+from trytond.pool import Pool
+from trytond.tests.test_tryton import (
+    TestCase, activate_module, drop_db, with_transaction)
+from trytond.transaction import Transaction, check_access
+
+REPORTS = [
+    'sale.call.report.operator',
+    'sale.call.report.operator.timeseries',
+    'sale.prospect_trace.report.interest',
+    'sale.prospect_trace.report.pending',
+    'sale.prospect.report.assignment',
+    'sale.call.report.high_interest',
+    ]
+
+
+class ReportTestCase(TestCase):
+    "Test the reports"
+
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        drop_db()
+        activate_module('sale_opportunity_management')
+
+    @classmethod
+    def tearDownClass(cls):
+        super().tearDownClass()
+        # with its connections: the scenarios that follow restore theirs
+        drop_db()
+
+    def _operator(self, login):
+        pool = Pool()
+        User = pool.get('res.user')
+        ModelData = pool.get('ir.model.data')
+        group = ModelData.get_id(
+            'sale_opportunity_management', 'group_prospect_operator')
+        user, = User.create([{
+                    'login': login,
+                    'name': login.title(),
+                    'groups': [('add', [group])],
+                    }])
+        return user
+
+    def _called_prospect(self, operator, interests):
+        "Return the trace of a prospect of the operator called with interests"
+        pool = Pool()
+        Prospect = pool.get('sale.prospect')
+        Trace = pool.get('sale.prospect_trace')
+        Call = pool.get('sale.call')
+        prospect, = Prospect.create([{
+                    'name': "Optics",
+                    'assigned_operator': operator.id,
+                    }])
+        trace, = Trace.create([{'prospect': prospect.id}])
+        with Transaction().set_user(operator.id):
+            Call.create([
+                    {'prospect_trace': trace.id, 'interest': i}
+                    for i in interests])
+        return trace
+
+    def _read_as(self, user, name):
+        "Read the rows of the report as the client does, as the user"
+        Report = Pool().get(name)
+        fields_names = []
+        for fname in Report.fields_view_get(view_type='tree')['fields']:
+            fields_names.append(fname)
+            if Report._fields[fname]._type == 'many2one':
+                fields_names.append(fname + '.rec_name')
+        with Transaction().set_user(user.id), check_access():
+            rows = Report.search([])
+            return Report.read([r.id for r in rows], fields_names)
+
+    @with_transaction()
+    def test_calls_per_operator(self):
+        "Test the calls per operator, filtered by the context"
+        pool = Pool()
+        User = pool.get('res.user')
+        Call = pool.get('sale.call')
+        Report = pool.get('sale.call.report.operator')
+        operator = self._operator('operator')
+        trace = self._called_prospect(operator, ['0', '3', '2'])
+        names = ['operator', 'business_unit', 'calls', 'answered', 'missed',
+            'interest_3', 'first_calls', 'answer_rate']
+        rows = Report.search_read([], fields_names=list(names))
+        self.assertEqual(
+            [[r[n] for n in names] for r in rows],
+            [[operator.id, None, 3, 2, 1, 1, 1, 2 / 3]])
+        # a domain of subqueries makes Tryton search a union of ids
+        self.assertEqual(Report.search_read(['OR',
+                    ('operator.login', '=', 'operator'),
+                    ('business_unit.name', '=', "None")],
+                fields_names=list(names)), rows)
+
+        with Transaction().set_user(operator.id):
+            Call.create([{'prospect_trace': trace.id, 'interest': '1',
+                        'date': dt.date.today() - dt.timedelta(days=1)}])
+        for context, calls in [
+                ({}, 4),
+                ({'from_date': dt.date.today()}, 3),
+                ({'operator': User(Transaction().user).id}, None),
+                ]:
+            with self.subTest(context=context), \
+                    Transaction().set_context(context):
+                rows = Report.search_read([], fields_names=['calls'])
+                self.assertEqual([r['calls'] for r in rows],
+                    [calls] if calls else [])
+
+    @with_transaction()
+    def test_reports_read(self):
+        "Test each report reads the columns of its list as the client does"
+        pool = Pool()
+        User = pool.get('res.user')
+        operator = self._operator('operator')
+        self._called_prospect(operator, ['0', '3'])
+        admin = User(Transaction().user)
+        for name in REPORTS:
+            for user in [admin, operator]:
+                with self.subTest(report=name, user=user.login):
+                    self.assertTrue(self._read_as(user, name))
