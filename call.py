@@ -14,7 +14,7 @@ from trytond import backend
 from trytond.i18n import gettext
 from trytond.model import (
     ChatMixin, Index, ModelSQL, ModelView, Workflow, fields)
-from trytond.pool import Pool
+from trytond.pool import Pool, PoolMeta
 from trytond.pyson import Bool, Eval, If
 from trytond.tools import grouped_slice
 from trytond.transaction import Transaction, without_check_access
@@ -28,6 +28,78 @@ from .exceptions import (
     TraceValidationError)
 
 CALL_INTERESTS = [i for i in INTERESTS if i[0] is not None]
+
+
+class Prospect(metaclass=PoolMeta):
+    "The follow-up of a prospect: its traces and the interest of its calls"
+    __name__ = 'sale.prospect'
+
+    traces = fields.One2Many(
+        'sale.prospect_trace', 'prospect', "Traces")
+    current_interest = fields.Function(fields.Selection(
+            INTERESTS, "Current Interest",
+            help="The interest shown on the latest call."),
+        'get_current_interest')
+
+    @classmethod
+    def _latest_calls(cls, key):
+        """Return a query of the calls numbered from the latest one
+        (latest date, then highest id) for each value of the key column"""
+        pool = Pool()
+        Call = pool.get('sale.call')
+        Trace = pool.get('sale.prospect_trace')
+        call = Call.__table__()
+        trace = Trace.__table__()
+        columns = {'trace': call.prospect_trace, 'prospect': trace.prospect}
+        column = columns[key]
+        window = Window(
+            [column], order_by=[call.date.desc, call.id.desc])
+        return call.join(trace, condition=call.prospect_trace == trace.id
+            ).select(
+                column.as_('key'),
+                call.interest.as_('interest'),
+                RowNumber(window=window).as_('rank'))
+
+    @classmethod
+    def get_current_interest(cls, prospects, name):
+        cursor = Transaction().connection.cursor()
+        interests = dict.fromkeys(map(int, prospects))
+        for sub_ids in grouped_slice(interests, backend.MAX_QUERY_PARAMS):
+            latest = cls._latest_calls('prospect')
+            cursor.execute(*latest.select(
+                    latest.key, latest.interest,
+                    where=fields.SQL_OPERATORS['in'](latest.key, sub_ids)
+                    & (latest.rank == 1)))
+            interests.update(cursor)
+        return interests
+
+    @classmethod
+    def check_modification(
+            cls, mode, prospects, values=None, external=False):
+        super().check_modification(
+            mode, prospects, values=values, external=external)
+        if mode == 'delete':
+            pool = Pool()
+            Call = pool.get('sale.call')
+            for sub_prospects in grouped_slice(
+                    prospects, backend.MAX_QUERY_PARAMS):
+                with without_check_access():
+                    calls = Call.search([
+                            ('prospect_trace.prospect', 'in',
+                                [p.id for p in sub_prospects]),
+                            ], limit=1)
+                if calls:
+                    call, = calls
+                    raise DeletionError(gettext(
+                            'sale_opportunity_management'
+                            '.msg_prospect_delete_with_calls',
+                            prospect=call.prospect_trace.prospect.rec_name))
+
+    @classmethod
+    def copy(cls, prospects, default=None):
+        default = default.copy() if default is not None else {}
+        default.setdefault('traces', None)
+        return super().copy(prospects, default=default)
 
 
 class ProspectTrace(

@@ -5,9 +5,6 @@ import re
 import unicodedata
 from collections import defaultdict
 
-from sql import Window
-from sql.functions import RowNumber
-
 from trytond import backend
 from trytond.i18n import gettext
 from trytond.model import (
@@ -18,11 +15,10 @@ from trytond.pyson import Bool, Eval, If
 from trytond.tools import grouped_slice
 from trytond.transaction import Transaction, without_check_access
 
-from .common import INTERESTS, RecordAccessMixin, is_prospect_admin
+from .common import RecordAccessMixin, is_prospect_admin
 from .contact_method import default_phone_country, phone_search_values
 from .exceptions import (
-    DeletionError, DuplicateProspectWarning, LifecycleError,
-    ProspectAccessError)
+    DuplicateProspectWarning, LifecycleError, ProspectAccessError)
 
 # Legal forms left out when names are compared for duplicates
 LEGAL_FORMS = {
@@ -116,12 +112,6 @@ class Prospect(
             'readonly': Eval('stage') == 'lost',
             },
         help="Why the prospect was lost.")
-    traces = fields.One2Many(
-        'sale.prospect_trace', 'prospect', "Traces")
-    current_interest = fields.Function(fields.Selection(
-            INTERESTS, "Current Interest",
-            help="The interest shown on the latest call."),
-        'get_current_interest')
     answers = fields.Many2Many(
         'sale.prospect-sale.prospect.question.answer', 'prospect', 'answer',
         "Answers")
@@ -269,38 +259,6 @@ class Prospect(
             return transaction.user
 
     @classmethod
-    def _latest_calls(cls, key):
-        """Return a query of the calls numbered from the latest one
-        (latest date, then highest id) for each value of the key column"""
-        pool = Pool()
-        Call = pool.get('sale.call')
-        Trace = pool.get('sale.prospect_trace')
-        call = Call.__table__()
-        trace = Trace.__table__()
-        columns = {'trace': call.prospect_trace, 'prospect': trace.prospect}
-        column = columns[key]
-        window = Window(
-            [column], order_by=[call.date.desc, call.id.desc])
-        return call.join(trace, condition=call.prospect_trace == trace.id
-            ).select(
-                column.as_('key'),
-                call.interest.as_('interest'),
-                RowNumber(window=window).as_('rank'))
-
-    @classmethod
-    def get_current_interest(cls, prospects, name):
-        cursor = Transaction().connection.cursor()
-        interests = dict.fromkeys(map(int, prospects))
-        for sub_ids in grouped_slice(interests, backend.MAX_QUERY_PARAMS):
-            latest = cls._latest_calls('prospect')
-            cursor.execute(*latest.select(
-                    latest.key, latest.interest,
-                    where=fields.SQL_OPERATORS['in'](latest.key, sub_ids)
-                    & (latest.rank == 1)))
-            interests.update(cursor)
-        return interests
-
-    @classmethod
     def get_segments(cls, prospects, name):
         pool = Pool()
         Segment = pool.get('sale.prospect.segment')
@@ -421,22 +379,6 @@ class Prospect(
             mode, prospects, values=values, external=external)
         if external and mode == 'create':
             cls.check_creator(prospects)
-        if mode == 'delete':
-            pool = Pool()
-            Call = pool.get('sale.call')
-            for sub_prospects in grouped_slice(
-                    prospects, backend.MAX_QUERY_PARAMS):
-                with without_check_access():
-                    calls = Call.search([
-                            ('prospect_trace.prospect', 'in',
-                                [p.id for p in sub_prospects]),
-                            ], limit=1)
-                if calls:
-                    call, = calls
-                    raise DeletionError(gettext(
-                            'sale_opportunity_management'
-                            '.msg_prospect_delete_with_calls',
-                            prospect=call.prospect_trace.prospect.rec_name))
 
     @classmethod
     def check_creator(cls, prospects):
@@ -466,7 +408,6 @@ class Prospect(
     @classmethod
     def copy(cls, prospects, default=None):
         default = default.copy() if default is not None else {}
-        default.setdefault('traces', None)
         default.setdefault('assigned_operator', None)
         default.setdefault('state', 'unassigned')
         default.setdefault('party', None)

@@ -43,11 +43,6 @@ CORE_TABLES = [
     'ir_chat_channel', 'ir_chat_message', 'ir_chat_follower',
     'ir_attachment', 'ir_note', 'ir_email', 'ir_email_address',
     'res_user_warning']
-# RPC methods of every model that take no record: probed once per role for
-# what they answer
-METADATA = {
-    'fields_get', 'fields_view_get', 'view_toolbar_get', 'get_digits',
-    'default_get'}
 SECRET = 'S3CRET'
 
 
@@ -140,7 +135,7 @@ def dump_surface(conf, database):
                 'module': sorted(names)}))
 
 
-# --- roles --------------------------------------------------------------------
+# --- roles ------------------------------------------------------------------
 
 class Role:
     """A user and what is foreign to them: ids per model they may not read
@@ -553,7 +548,7 @@ TEMPLATES = {}
 CORE_DOORS = {
     'ir.chat.channel': {
         'get': _chat('get'),
-        'post': _chat('post', f'door-test', 'internal'),
+        'post': _chat('post', 'door-test', 'internal'),
         'subscribe': _chat('subscribe'),
         'unsubscribe': _chat('unsubscribe'),
         'subscribe_email': _chat('subscribe_email', 'door@example.com'),
