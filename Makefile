@@ -40,9 +40,11 @@ load-test: $(STAMP)
 bench: $(STAMP)
 	$(VPY) tools/bench $(BENCH_ARGS)
 
-# tools/demo installs what it needs itself.
+# tools/demo reuses the venv of make test (it runs the stamp rule above when
+# needed, as on a fresh clone) and installs the web client itself.
+# DEMO_ARGS: e.g. --reset, --all-countries (tools/demo --help).
 demo:
-	tools/demo
+	tools/demo $(DEMO_ARGS)
 
 clean:
 	rm -rf var $(VENV)

@@ -7,7 +7,8 @@
     python tools/data/demo.py -c var/trytond.conf -d demo [--seed N]
 
 The database must have the module activated (tools/demo does it).  The
-script creates the company, the users, about fifty Colombian prospects with
+script creates the company, the users, Colombia and its subdivisions when
+missing (countries.py, beside it), about fifty Colombian prospects with
 their contact methods, assigns them to two operators, and logs a few
 hundred calls as those operators, through the module's own models and
 wizards.  It does nothing on a database that already has prospects.  The
@@ -23,6 +24,8 @@ import unicodedata
 
 from proteus import Model, Wizard
 from proteus import config as pconfig
+
+from countries import get_countries
 
 MODULE = 'sale_opportunity_management'
 COMPANY_NAME = 'Ópticas y Brigadas del Norte S.A.S'
@@ -301,16 +304,7 @@ def get_company(config):
 
 
 def get_colombia():
-    Country = Model.get('country.country')
-    countries = Country.find([('code', '=', 'CO')])
-    if countries:
-        return countries[0]
-    # tools/demo loads every country with trytond_import_countries: this is
-    # only the fallback without it
-    country = Country(name='Colombia', code='CO', code3='COL',
-        code_numeric='170')
-    country.save()
-    return country
+    return get_countries(['CO'])['CO']
 
 
 def get_subdivisions(country):
