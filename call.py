@@ -6,14 +6,14 @@ from collections import defaultdict
 
 from sql import Literal, Window
 from sql.aggregate import Count, Max
-from sql.conditionals import Case
+from sql.conditionals import Case, Coalesce
 from sql.functions import RowNumber
-from sql.operators import Exists
+from sql.operators import Equal, Exists
 
 from trytond import backend
 from trytond.i18n import gettext
 from trytond.model import (
-    ChatMixin, Index, ModelSQL, ModelView, Workflow, fields)
+    ChatMixin, Exclude, Index, ModelSQL, ModelView, Workflow, fields)
 from trytond.pool import Pool, PoolMeta
 from trytond.pyson import Bool, Eval, If
 from trytond.tools import grouped_slice
@@ -22,7 +22,8 @@ from trytond.wizard import (
     Button, StateAction, StateTransition, StateView, Wizard)
 
 from .common import (
-    INTERESTS, RecordAccessMixin, check_record_rules, is_prospect_admin)
+    INTERESTS, NO_ANSWER, RecordAccessMixin, check_record_rules,
+    is_prospect_admin)
 from .exceptions import (
     CallAccessError, CallValidationError, DeletionError, NoPendingCallError,
     TraceValidationError)
@@ -168,6 +169,13 @@ class ProspectTrace(
     def __setup__(cls):
         super().__setup__()
         t = cls.__table__()
+        cls._sql_constraints += [
+            ('open_unique',
+                Exclude(t, (t.prospect, Equal),
+                    (Coalesce(t.business_unit, -1), Equal),
+                    where=t.state == 'open'),
+                'sale_opportunity_management.msg_trace_open_unique'),
+            ]
         cls._sql_indexes.update({
                 Index(t, (t.prospect, Index.Range())),
                 Index(
@@ -357,39 +365,6 @@ class ProspectTrace(
         return values
 
     @classmethod
-    def validate(cls, traces):
-        super().validate(traces)
-        cls.check_open_unique(traces)
-
-    @classmethod
-    def check_open_unique(cls, traces):
-        "Check one open trace at most per prospect and business unit"
-        opened = [t for t in traces if t.state == 'open']
-        for sub_traces in grouped_slice(opened, backend.MAX_QUERY_PARAMS):
-            sub_traces = list(sub_traces)
-            keys = {(t.prospect, t.business_unit) for t in sub_traces}
-            with without_check_access():
-                others = cls.search([
-                        ('prospect', 'in',
-                            [t.prospect.id for t in sub_traces]),
-                        ('state', '=', 'open'),
-                        ])
-            seen = defaultdict(list)
-            for other in others:
-                key = (other.prospect, other.business_unit)
-                if key in keys:
-                    seen[key].append(other)
-            for (prospect, business_unit), duplicates in seen.items():
-                if len(duplicates) > 1:
-                    raise TraceValidationError(gettext(
-                            'sale_opportunity_management'
-                            '.msg_trace_open_unique',
-                            prospect=prospect.rec_name,
-                            business_unit=(
-                                business_unit.rec_name if business_unit
-                                else '')))
-
-    @classmethod
     def check_modification(cls, mode, traces, values=None, external=False):
         if external and mode in {'write', 'delete'}:
             check_record_rules(cls, traces)
@@ -442,14 +417,14 @@ class ProspectTrace(
         Configuration = pool.get('sale.prospect.configuration')
         Date = pool.get('ir.date')
         config = Configuration(1)
-        if call.interest != '0' or not config.missed_call_retry:
+        if call.interest != NO_ANSWER or not config.missed_call_retry:
             return None
         if call.date < Date.today():
             # Logging a past call is no reason to call again
             return None
         missed = 0
         for other in self.calls:
-            if other.interest != '0':
+            if other.interest != NO_ANSWER:
                 break
             missed += 1
         if config.max_missed_calls and missed >= config.max_missed_calls:
@@ -538,7 +513,7 @@ class Call(RecordAccessMixin, ModelSQL, ModelView):
     def column_call_result(cls, tables):
         table, _ = tables[None]
         return Case(
-            (table.interest == '0', Literal('missed_call')),
+            (table.interest == NO_ANSWER, Literal('missed_call')),
             else_=Literal('answered_call'))
 
     @fields.depends('prospect_trace', 'contact_method')
@@ -556,7 +531,8 @@ class Call(RecordAccessMixin, ModelSQL, ModelView):
     @fields.depends('interest')
     def on_change_with_call_result(self, name=None):
         if self.interest:
-            return 'missed_call' if self.interest == '0' else 'answered_call'
+            return ('missed_call' if self.interest == NO_ANSWER
+                else 'answered_call')
 
     def get_rec_name(self, name):
         return '%s @ %s' % (self.prospect_trace.rec_name, self.date)
@@ -726,7 +702,7 @@ class Call(RecordAccessMixin, ModelSQL, ModelView):
         pool = Pool()
         Prospect = pool.get('sale.prospect')
         leads = {c.prospect_trace.prospect for c in calls
-            if c.interest != '0'
+            if c.interest != NO_ANSWER
             and c.prospect_trace.prospect.stage == 'lead'}
         if leads:
             Prospect.qualify(list(leads))

@@ -14,12 +14,14 @@ from trytond.transaction import Transaction, check_access
 
 from .exceptions import ClientValueError
 
+# The interest levels of a call, in increasing order: reports compare them
+NO_ANSWER, NOT_INTERESTED, MEDIUM_INTEREST, HIGH_INTEREST = '0', '1', '2', '3'
 INTERESTS = [
     (None, ""),
-    ('0', "No answer"),
-    ('1', "Not interested"),
-    ('2', "Medium interest: send more information"),
-    ('3', "High interest: generate a sale"),
+    (NO_ANSWER, "No answer"),
+    (NOT_INTERESTED, "Not interested"),
+    (MEDIUM_INTEREST, "Medium interest: send more information"),
+    (HIGH_INTEREST, "High interest: generate a sale"),
     ]
 
 
