@@ -8,7 +8,7 @@ from sql.aggregate import Count
 
 from trytond.i18n import gettext
 from trytond.model import ModelView, fields
-from trytond.pool import Pool
+from trytond.pool import Pool, PoolMeta
 from trytond.pyson import Eval, Id
 from trytond.transaction import Transaction
 from trytond.wizard import Button, StateTransition, StateView, Wizard
@@ -22,11 +22,107 @@ OPERATOR_DOMAIN = [
     ]
 
 
-def selected_prospects():
-    "Return the ids of the prospects selected when the wizard was started"
-    context = Transaction().context
-    if context.get('active_model') == 'sale.prospect':
-        return list(context.get('active_ids') or [])
+class Prospect(metaclass=PoolMeta):
+    "The assignment of prospects to operators"
+    __name__ = 'sale.prospect'
+
+    @classmethod
+    def selected(cls):
+        """Return the ids of the prospects selected when a wizard was
+        started, None when it was not started on prospects"""
+        context = Transaction().context
+        if context.get('active_model') == cls.__name__:
+            return list(context.get('active_ids') or [])
+
+    @classmethod
+    def unassigned(cls, business_unit=None):
+        "Return the prospects to assign, the oldest first"
+        domain = [
+            ('state', '=', 'unassigned'),
+            ('stage', 'not in', ['customer', 'lost']),
+            ]
+        if business_unit:
+            domain.append(('business_unit', '=', business_unit.id))
+        return cls.search(
+            domain, order=[('create_date', 'ASC'), ('id', 'ASC')])
+
+    @classmethod
+    def check_operators(cls, users):
+        "Check the users are operators, who may be assigned prospects"
+        pool = Pool()
+        User = pool.get('res.user')
+        ModelData = pool.get('ir.model.data')
+        group = ModelData.get_id(
+            'sale_opportunity_management', 'group_prospect_operator')
+        operator_ids = {u.id for u in User.search([
+                    ('id', 'in', [u.id for u in users]),
+                    ('groups', '=', group),
+                    ])}
+        for user in users:
+            if user.id not in operator_ids:
+                raise AssignmentError(gettext(
+                        'sale_opportunity_management.msg_assign_not_operator',
+                        user=user.rec_name))
+
+    @classmethod
+    def operator_loads(cls, operators):
+        """Return the number of prospects in progress assigned to each
+        operator"""
+        prospect = cls.__table__()
+        cursor = Transaction().connection.cursor()
+        loads = dict.fromkeys((o.id for o in operators), 0)
+        cursor.execute(*prospect.select(
+                prospect.assigned_operator, Count(prospect.id),
+                where=fields.SQL_OPERATORS['in'](
+                    prospect.assigned_operator, list(loads))
+                & ~prospect.stage.in_(['customer', 'lost'])
+                & (prospect.active == True),  # noqa: E712
+                group_by=[prospect.assigned_operator]))
+        loads.update(cursor)
+        return loads
+
+    @classmethod
+    def distribute(cls, prospects, operators):
+        """Share the prospects evenly between the operators, giving each
+        next prospect to the least loaded operator"""
+        moving = [p for p in prospects if p.assigned_operator in operators]
+        loads = cls.operator_loads(operators)
+        for prospect in moving:
+            # The prospects to assign do not count in the load
+            loads[prospect.assigned_operator.id] -= 1
+        heap = [(loads[o.id], i, o) for i, o in enumerate(operators)]
+        heapq.heapify(heap)
+        shares = defaultdict(list)
+        for prospect in prospects:
+            load, i, operator = heapq.heappop(heap)
+            shares[operator].append(prospect)
+            heapq.heappush(heap, (load + 1, i, operator))
+        return shares
+
+    @classmethod
+    def assign(cls, prospects, operators, business_unit=None):
+        """Share the prospects between the operators and open their
+        traces"""
+        pool = Pool()
+        Trace = pool.get('sale.prospect_trace')
+        cls.check_operators(operators)
+        shares = cls.distribute(prospects, operators)
+        cls.write(*(x for operator, assigned in shares.items()
+                for x in (assigned, {'assigned_operator': operator.id})))
+        Trace.open_for(prospects, business_unit)
+
+    @classmethod
+    def reassign(cls, prospects, from_operator, to_operator):
+        "Give the prospects of an operator to another"
+        cls.check_operators([to_operator])
+        for prospect in prospects:
+            if prospect.assigned_operator != from_operator:
+                raise AssignmentError(gettext(
+                        'sale_opportunity_management'
+                        '.msg_reassign_other_operator',
+                        prospect=prospect.rec_name,
+                        operator=from_operator.rec_name))
+        cls.write(prospects, {'assigned_operator': to_operator.id})
 
 
 class AssignStart(RecordAccessMixin, ModelView):
@@ -54,20 +150,9 @@ class AssignStart(RecordAccessMixin, ModelView):
 
     @fields.depends('business_unit', 'prospects')
     def on_change_business_unit(self):
-        if selected_prospects() is None:
-            self.prospects = unassigned_prospects(self.business_unit)
-
-
-def unassigned_prospects(business_unit=None):
-    Prospect = Pool().get('sale.prospect')
-    domain = [
-        ('state', '=', 'unassigned'),
-        ('stage', 'not in', ['customer', 'lost']),
-        ]
-    if business_unit:
-        domain.append(('business_unit', '=', business_unit.id))
-    return Prospect.search(
-        domain, order=[('create_date', 'ASC'), ('id', 'ASC')])
+        Prospect = Pool().get('sale.prospect')
+        if Prospect.selected() is None:
+            self.prospects = Prospect.unassigned(self.business_unit)
 
 
 class Assign(Wizard):
@@ -82,99 +167,20 @@ class Assign(Wizard):
     assign = StateTransition()
 
     def default_start(self, fields):
-        prospects = selected_prospects()
+        Prospect = Pool().get('sale.prospect')
+        prospects = Prospect.selected()
         if prospects is None:
-            prospects = [p.id for p in unassigned_prospects()]
+            prospects = [p.id for p in Prospect.unassigned()]
         return {'prospects': prospects}
 
     def transition_assign(self):
-        pool = Pool()
-        Prospect = pool.get('sale.prospect')
+        Prospect = Pool().get('sale.prospect')
         prospects = list(self.start.prospects)
         if self.start.limit:
             prospects = prospects[:self.start.limit]
-        operators = list(self.start.operators)
-        check_operators(operators)
-        shares = distribute(prospects, operators)
-        Prospect.write(*(x for operator, assigned in shares.items()
-                for x in (assigned, {'assigned_operator': operator.id})))
-        open_traces(prospects, self.start.business_unit)
+        Prospect.assign(
+            prospects, list(self.start.operators), self.start.business_unit)
         return 'end'
-
-
-def check_operators(operators):
-    pool = Pool()
-    User = pool.get('res.user')
-    ModelData = pool.get('ir.model.data')
-    group = ModelData.get_id(
-        'sale_opportunity_management', 'group_prospect_operator')
-    operator_ids = {u.id for u in User.search([
-                ('id', 'in', [o.id for o in operators]),
-                ('groups', '=', group),
-                ])}
-    for operator in operators:
-        if operator.id not in operator_ids:
-            raise AssignmentError(gettext(
-                    'sale_opportunity_management.msg_assign_not_operator',
-                    user=operator.rec_name))
-
-
-def operator_loads(operators):
-    """Return the number of prospects in progress assigned to each
-    operator"""
-    pool = Pool()
-    Prospect = pool.get('sale.prospect')
-    prospect = Prospect.__table__()
-    cursor = Transaction().connection.cursor()
-    loads = dict.fromkeys((o.id for o in operators), 0)
-    cursor.execute(*prospect.select(
-            prospect.assigned_operator, Count(prospect.id),
-            where=fields.SQL_OPERATORS['in'](
-                prospect.assigned_operator, list(loads))
-            & ~prospect.stage.in_(['customer', 'lost'])
-            & (prospect.active == True),  # noqa: E712
-            group_by=[prospect.assigned_operator]))
-    loads.update(cursor)
-    return loads
-
-
-def distribute(prospects, operators):
-    """Share the prospects evenly between the operators, giving each next
-    prospect to the least loaded operator"""
-    moving = [p for p in prospects if p.assigned_operator in operators]
-    loads = operator_loads(operators)
-    for prospect in moving:
-        # The prospects to assign do not count in the load
-        loads[prospect.assigned_operator.id] -= 1
-    heap = [(loads[o.id], i, o) for i, o in enumerate(operators)]
-    heapq.heapify(heap)
-    shares = defaultdict(list)
-    for prospect in prospects:
-        load, i, operator = heapq.heappop(heap)
-        shares[operator].append(prospect)
-        heapq.heappush(heap, (load + 1, i, operator))
-    return shares
-
-
-def open_traces(prospects, business_unit=None):
-    """Open a trace for each prospect without an open trace for its
-    business unit"""
-    pool = Pool()
-    Trace = pool.get('sale.prospect_trace')
-    opened = {(t.prospect, t.business_unit) for t in Trace.search([
-                ('prospect', 'in', [p.id for p in prospects]),
-                ('state', '=', 'open'),
-                ])}
-    traces = []
-    for prospect in prospects:
-        unit = prospect.business_unit or business_unit
-        if (prospect, unit) not in opened:
-            contacts = prospect.contact_methods
-            traces.append(Trace(
-                    prospect=prospect, business_unit=unit,
-                    prospect_contact=contacts[0] if contacts else None,
-                    company=prospect.company))
-    Trace.save(traces)
 
 
 class ReassignStart(RecordAccessMixin, ModelView):
@@ -197,7 +203,7 @@ class ReassignStart(RecordAccessMixin, ModelView):
     def on_change_from_operator(self):
         pool = Pool()
         Prospect = pool.get('sale.prospect')
-        if selected_prospects() is None:
+        if Prospect.selected() is None:
             self.prospects = Prospect.search([
                     ('assigned_operator', '=', self.from_operator),
                     ]) if self.from_operator else []
@@ -218,7 +224,7 @@ class Reassign(Wizard):
         pool = Pool()
         Prospect = pool.get('sale.prospect')
         values = {}
-        prospects = selected_prospects()
+        prospects = Prospect.selected()
         if prospects:
             operators = {p.assigned_operator
                 for p in Prospect.browse(prospects)}
@@ -229,17 +235,8 @@ class Reassign(Wizard):
         return values
 
     def transition_reassign(self):
-        pool = Pool()
-        Prospect = pool.get('sale.prospect')
-        check_operators([self.start.to_operator])
-        for prospect in self.start.prospects:
-            if prospect.assigned_operator != self.start.from_operator:
-                raise AssignmentError(gettext(
-                        'sale_opportunity_management'
-                        '.msg_reassign_other_operator',
-                        prospect=prospect.rec_name,
-                        operator=self.start.from_operator.rec_name))
-        Prospect.write(list(self.start.prospects), {
-                'assigned_operator': self.start.to_operator.id,
-                })
+        Prospect = Pool().get('sale.prospect')
+        Prospect.reassign(
+            list(self.start.prospects), self.start.from_operator,
+            self.start.to_operator)
         return 'end'

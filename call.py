@@ -353,6 +353,25 @@ class ProspectTrace(
                     call.id, where=call.prospect_trace == trace.id)))
 
     @classmethod
+    def open_for(cls, prospects, business_unit=None):
+        """Open a trace for each prospect without an open trace for its
+        business unit (the given one for prospects without)"""
+        opened = {(t.prospect, t.business_unit) for t in cls.search([
+                    ('prospect', 'in', [p.id for p in prospects]),
+                    ('state', '=', 'open'),
+                    ])}
+        traces = []
+        for prospect in prospects:
+            unit = prospect.business_unit or business_unit
+            if (prospect, unit) not in opened:
+                contacts = prospect.contact_methods
+                traces.append(cls(
+                        prospect=prospect, business_unit=unit,
+                        prospect_contact=contacts[0] if contacts else None,
+                        company=prospect.company))
+        cls.save(traces)
+
+    @classmethod
     def preprocess_values(cls, mode, values):
         pool = Pool()
         Prospect = pool.get('sale.prospect')
