@@ -13,7 +13,7 @@ from trytond.pyson import Eval, Id
 from trytond.transaction import Transaction
 from trytond.wizard import Button, StateTransition, StateView, Wizard
 
-from .common import RecordAccessMixin
+from .common import RecordAccessMixin, module_id
 from .exceptions import AssignmentError
 
 OPERATOR_DOMAIN = [
@@ -49,14 +49,10 @@ class Prospect(metaclass=PoolMeta):
     @classmethod
     def check_operators(cls, users):
         "Check the users are operators, who may be assigned prospects"
-        pool = Pool()
-        User = pool.get('res.user')
-        ModelData = pool.get('ir.model.data')
-        group = ModelData.get_id(
-            'sale_opportunity_management', 'group_prospect_operator')
+        User = Pool().get('res.user')
         operator_ids = {u.id for u in User.search([
                     ('id', 'in', [u.id for u in users]),
-                    ('groups', '=', group),
+                    ('groups', '=', module_id('group_prospect_operator')),
                     ])}
         for user in users:
             if user.id not in operator_ids:

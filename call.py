@@ -23,7 +23,7 @@ from trytond.wizard import (
 
 from .common import (
     INTERESTS, NO_ANSWER, RecordAccessMixin, check_record_rules,
-    is_prospect_admin)
+    is_prospect_admin, read_joined)
 from .exceptions import (
     CallAccessError, CallValidationError, DeletionError, NoPendingCallError,
     TraceValidationError)
@@ -240,28 +240,15 @@ class ProspectTrace(
 
     @classmethod
     def get_prospect_fields(cls, traces, names):
-        pool = Pool()
-        Prospect = pool.get('sale.prospect')
+        Prospect = Pool().get('sale.prospect')
         trace = cls.__table__()
         prospect = Prospect.__table__()
-        cursor = Transaction().connection.cursor()
-        columns = {
-            'prospect_name': prospect.name,
-            'prospect_city': prospect.city,
-            'operator': prospect.assigned_operator,
-            }
-        result = {n: dict.fromkeys(map(int, traces)) for n in names}
-        for sub_ids in grouped_slice(
-                list(map(int, traces)), backend.MAX_QUERY_PARAMS):
-            cursor.execute(*trace.join(
-                    prospect, condition=trace.prospect == prospect.id
-                    ).select(
-                    trace.id, *(columns[n] for n in names),
-                    where=fields.SQL_OPERATORS['in'](trace.id, sub_ids)))
-            for trace_id, *values in cursor:
-                for name, value in zip(names, values):
-                    result[name][trace_id] = value
-        return result
+        return read_joined(
+            trace, prospect, trace.prospect == prospect.id, traces, {
+                'prospect_name': prospect.name,
+                'prospect_city': prospect.city,
+                'operator': prospect.assigned_operator,
+                }, names)
 
     @classmethod
     def search_prospect_field(cls, name, clause):
@@ -562,27 +549,14 @@ class Call(RecordAccessMixin, ModelSQL, ModelView):
 
     @classmethod
     def get_trace_fields(cls, calls, names):
-        pool = Pool()
-        Trace = pool.get('sale.prospect_trace')
+        Trace = Pool().get('sale.prospect_trace')
         call = cls.__table__()
         trace = Trace.__table__()
-        cursor = Transaction().connection.cursor()
-        columns = {
-            'prospect': trace.prospect,
-            'business_unit': trace.business_unit,
-            }
-        result = {n: dict.fromkeys(map(int, calls)) for n in names}
-        for sub_ids in grouped_slice(
-                list(map(int, calls)), backend.MAX_QUERY_PARAMS):
-            cursor.execute(*call.join(
-                    trace, condition=call.prospect_trace == trace.id
-                    ).select(
-                    call.id, *(columns[n] for n in names),
-                    where=fields.SQL_OPERATORS['in'](call.id, sub_ids)))
-            for call_id, *values in cursor:
-                for name, value in zip(names, values):
-                    result[name][call_id] = value
-        return result
+        return read_joined(
+            call, trace, call.prospect_trace == trace.id, calls, {
+                'prospect': trace.prospect,
+                'business_unit': trace.business_unit,
+                }, names)
 
     @classmethod
     def search_trace_field(cls, name, clause):

@@ -6,10 +6,12 @@ import copy
 from collections import defaultdict
 from functools import partial, wraps
 
+from trytond import backend
 from trytond.i18n import gettext
 from trytond.ir.resource import ResourceAccessMixin
 from trytond.model import fields
 from trytond.pool import Pool
+from trytond.tools import grouped_slice
 from trytond.transaction import Transaction, check_access
 
 from .exceptions import ClientValueError
@@ -32,16 +34,46 @@ def check_record_rules(Model, records):
         Model.read([r.id for r in records], ['id'])
 
 
+def read_joined(table, other, condition, records, columns, names):
+    """Return {name: {id: value}} of the columns, of the other table joined
+    on the condition, for the records of the table, a query per batch"""
+    cursor = Transaction().connection.cursor()
+    ids = list(map(int, records))
+    result = {n: dict.fromkeys(ids) for n in names}
+    for sub_ids in grouped_slice(ids, backend.MAX_QUERY_PARAMS):
+        cursor.execute(*table.join(other, condition=condition).select(
+                table.id, *(columns[n] for n in names),
+                where=fields.SQL_OPERATORS['in'](table.id, sub_ids)))
+        for id_, *values in cursor:
+            for name, value in zip(names, values):
+                result[name][id_] = value
+    return result
+
+
+def module_id(xml_id):
+    "Return the id of the record of the module with the XML id"
+    ModelData = Pool().get('ir.model.data')
+    return ModelData.get_id('sale_opportunity_management', xml_id)
+
+
+def in_group(xml_id):
+    "Tell whether the current user is in the group of the module"
+    User = Pool().get('res.user')
+    return module_id(xml_id) in User.get_groups()
+
+
 def is_prospect_admin():
     "Tell whether the current user administers prospects"
-    pool = Pool()
-    User = pool.get('res.user')
-    ModelData = pool.get('ir.model.data')
-    if not Transaction().user:
-        return True
-    group_id = ModelData.get_id(
-        'sale_opportunity_management', 'group_prospect_admin')
-    return group_id in User.get_groups()
+    return not Transaction().user or in_group('group_prospect_admin')
+
+
+def any_field_domain(clause, names):
+    """Return the domain of the clause on any of the fields, or on all of
+    them for a negative operator"""
+    operator = clause[1]
+    negative = operator.startswith('!') or operator.startswith('not ')
+    return ['AND' if negative else 'OR'] + [
+        (name,) + tuple(clause[1:]) for name in names]
 
 
 class RecordAccessMixin:

@@ -5,7 +5,7 @@ from trytond.model import ModelSingleton, ModelSQL, ModelView, fields
 from trytond.pool import Pool
 from trytond.transaction import Transaction
 
-from .common import RecordAccessMixin
+from .common import RecordAccessMixin, module_id
 
 
 class Configuration(
@@ -57,14 +57,9 @@ class Configuration(
     def show_register_menu(cls, to_operators):
         """Show or hide the "Register Prospect" entry to the operators, who
         may register prospects only when they get them assigned"""
-        pool = Pool()
-        Menu = pool.get('ir.ui.menu')
-        ModelData = pool.get('ir.model.data')
-
-        def get_id(xml_id):
-            return ModelData.get_id('sale_opportunity_management', xml_id)
-        menu = Menu(get_id('menu_prospect_register'))
-        operator = get_id('group_prospect_operator')
+        Menu = Pool().get('ir.ui.menu')
+        menu = Menu(module_id('menu_prospect_register'))
+        operator = module_id('group_prospect_operator')
         shown = operator in {g.id for g in menu.groups}
         if shown != bool(to_operators):
             with Transaction().set_user(0):

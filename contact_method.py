@@ -16,7 +16,7 @@ from email_validator import EmailUndeliverableError
 from trytond.tools.email_ import (
     EmailNotValidError, normalize_email, validate_email)
 
-from .common import RecordAccessMixin
+from .common import RecordAccessMixin, any_field_domain
 from .exceptions import ContactMethodValidationError
 
 CONTACT_TYPES = [
@@ -127,15 +127,7 @@ class ContactMethod(
 
     @classmethod
     def search_rec_name(cls, name, clause):
-        if clause[1].startswith('!') or clause[1].startswith('not '):
-            bool_op = 'AND'
-        else:
-            bool_op = 'OR'
-        return [bool_op,
-            ('value',) + tuple(clause[1:]),
-            ('value_compact',) + tuple(clause[1:]),
-            ('name',) + tuple(clause[1:]),
-            ]
+        return any_field_domain(clause, ['value', 'value_compact', 'name'])
 
     @fields.depends('contact_type', 'value_compact', 'value')
     def on_change_with_url(self, name=None):

@@ -7,7 +7,7 @@ from trytond.i18n import gettext
 from trytond.model import (
     DeactivableMixin, ModelSQL, ModelView, fields, sequence_ordered)
 
-from .common import RecordAccessMixin
+from .common import RecordAccessMixin, any_field_domain
 from .exceptions import ProfileValidationError
 
 
@@ -34,14 +34,7 @@ class Answer(RecordAccessMixin, sequence_ordered(), ModelSQL, ModelView):
 
     @classmethod
     def search_rec_name(cls, name, clause):
-        if clause[1].startswith('!') or clause[1].startswith('not '):
-            bool_op = 'AND'
-        else:
-            bool_op = 'OR'
-        return [bool_op,
-            ('name',) + tuple(clause[1:]),
-            ('question.name',) + tuple(clause[1:]),
-            ]
+        return any_field_domain(clause, ['name', 'question.name'])
 
 
 class ProspectAnswer(ModelSQL):

@@ -15,7 +15,8 @@ from trytond.pyson import Bool, Eval, If
 from trytond.tools import grouped_slice
 from trytond.transaction import Transaction, without_check_access
 
-from .common import RecordAccessMixin, is_prospect_admin
+from .common import (
+    RecordAccessMixin, any_field_domain, in_group, is_prospect_admin)
 from .contact_method import default_phone_country, phone_search_values
 from .exceptions import (
     DuplicateProspectWarning, LifecycleError, ProspectAccessError)
@@ -211,14 +212,7 @@ class Prospect(
     @classmethod
     def search_rec_name(cls, name, clause):
         _, operator, value = clause[:3]
-        if operator.startswith('!') or operator.startswith('not '):
-            bool_op = 'AND'
-        else:
-            bool_op = 'OR'
-        domain = [bool_op,
-            ('name', operator, value),
-            ('contact_methods.value', operator, value),
-            ]
+        domain = any_field_domain(clause, ['name', 'contact_methods.value'])
         if isinstance(value, str) and operator in {'ilike', 'like', '='}:
             typed = value.strip('%')
             compacts = phone_search_values(typed, default_phone_country())
@@ -243,20 +237,12 @@ class Prospect(
     @classmethod
     def _creator_operator(cls):
         "Return the user to assign new prospects to, if any"
-        pool = Pool()
-        Configuration = pool.get('sale.prospect.configuration')
-        User = pool.get('res.user')
-        ModelData = pool.get('ir.model.data')
-        transaction = Transaction()
-        if not transaction.user or not Configuration(1).auto_assign_creator:
-            return
-        groups = set(User.get_groups())
-        operator = ModelData.get_id(
-            'sale_opportunity_management', 'group_prospect_operator')
-        admin = ModelData.get_id(
-            'sale_opportunity_management', 'group_prospect_admin')
-        if operator in groups and admin not in groups:
-            return transaction.user
+        Configuration = Pool().get('sale.prospect.configuration')
+        user = Transaction().user
+        if (user and Configuration(1).auto_assign_creator
+                and in_group('group_prospect_operator')
+                and not is_prospect_admin()):
+            return user
 
     @classmethod
     def get_segments(cls, prospects, name):
@@ -383,14 +369,8 @@ class Prospect(
     @classmethod
     def check_creator(cls, prospects):
         "Let operators create prospects only when they get them assigned"
-        pool = Pool()
-        User = pool.get('res.user')
-        ModelData = pool.get('ir.model.data')
-        if is_prospect_admin():
-            return
-        registrar = ModelData.get_id(
-            'sale_opportunity_management', 'group_prospect_registrar')
-        if registrar in User.get_groups() or cls._creator_operator():
+        if (is_prospect_admin() or in_group('group_prospect_registrar')
+                or cls._creator_operator()):
             return
         raise ProspectAccessError(gettext(
                 'sale_opportunity_management.msg_prospect_create_operator'))
