@@ -35,8 +35,9 @@ security-test: $(STAMP)
 load-test: $(STAMP)
 	$(VPY) tools/load-test
 
-# Benchmark of the reports, the trace list and call logging on a throwaway
-# PostgreSQL cluster (1M calls, 5 to 10 min): see doc/performance.rst.
+# The screens of the web client timed through a real trytond over JSON-RPC,
+# beside hand-written SQL, on a throwaway cluster (1M calls): see
+# doc/performance.rst.
 bench: $(STAMP)
 	$(VPY) tools/bench $(BENCH_ARGS)
 

@@ -10,12 +10,12 @@ ROOT = os.path.dirname(TOOLS)
 ENTRY = os.path.join(TOOLS, 'bench')  # each phase runs it again
 DB_NAME = 'bench'
 MODULE = 'sale_opportunity_management'
-LIMIT = 60  # seconds: a slower run is interrupted and counted as a miss
+PASSWORD = 'operator-Pa55word!'  # of every operator the fill creates
+LIMIT = 60  # seconds: trytond's [request] timeout, a slower screen fails
 
 # Targets (from the issue)
-REPORT_TARGET = 1.5  # × the hand-written SQL
-TRACE_TARGET = 4
-LOG_TARGET = 0.020  # seconds, 95th percentile
+RATIO_TARGET = 1.5  # × the hand-written SQL giving the same rows
+SCREEN_TARGET = 0.300  # seconds, whatever the screen
 
 
 def log(*args):

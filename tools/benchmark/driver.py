@@ -1,26 +1,30 @@
 # This file is part of sale_opportunity_management.  The COPYRIGHT file at
 # the top level of this repository contains the full copyright notices and
 # license terms.
-"""Driver of tools/bench: a throwaway cluster, the database, then the fill
-and one measure per interpreter, each in its own process, and the report."""
+"""Driver of tools/bench: a throwaway cluster and database (harness.Site),
+the fill in a process of its own, a real trytond serving the database,
+the measures over JSON-RPC, then the report."""
 import json
 import os
 import platform
 import signal
 import subprocess
 import sys
-import tempfile
 import time
 
-from . import report
-from .common import DB_NAME, ENTRY, MODULE, ROOT, TOOLS, log
+import harness
 
-TIMEOUT = 1800  # a run never lasts longer than that many seconds (default)
+from . import measure, report
+from .common import DB_NAME, ENTRY, RATIO_TARGET, ROOT, SCREEN_TARGET, TOOLS
+from .common import log
+
+TIMEOUT = 3600  # a run never lasts longer than that many seconds (default)
+
 
 def in_cluster(argv, timeout):
     "Run tools/bench again inside a throwaway cluster, removed on exit"
-    cmd = [os.path.join(TOOLS, 'pg-cluster'),
-        'env', 'BENCH_CLUSTER=1', sys.executable, ENTRY, *argv]
+    cmd = [os.path.join(TOOLS, 'pg-cluster'), 'env', 'BENCH_CLUSTER=1',
+        harness.IN_CLUSTER + '=1', sys.executable, ENTRY, *argv]
     # In its own process group, to stop it all (the cluster helper
     # cleans up on SIGTERM once its command has ended)
     proc = subprocess.Popen(cmd, start_new_session=True)
@@ -46,16 +50,18 @@ def run(args):
         log("bench: timed out after %d s" % args.timeout)
         return 1
     except subprocess.CalledProcessError as exception:
-        log("bench: %s failed" % exception.cmd[-1])
+        log("bench: the %s phase failed" % exception.cmd[-1])
         return 1
 
 
 class Deadline:
-    "The end of the whole run (--timeout)"
+    "The end of the whole run (--timeout) and the time of each phase"
 
     def __init__(self, timeout):
         self.timeout = timeout
         self.started = time.monotonic()
+        self.last = self.started
+        self.phases = {}
 
     def left(self):
         left = self.started + self.timeout - time.monotonic()
@@ -63,128 +69,121 @@ class Deadline:
             raise subprocess.TimeoutExpired('bench', self.timeout)
         return left
 
-    def elapsed(self):
-        return time.monotonic() - self.started
+    def done(self, phase):
+        now = time.monotonic()
+        self.phases[phase] = now - self.last
+        self.last = now
+        log("bench: %s in %.0f s" % (phase, self.phases[phase]))
 
 
 def drive(args):
-    uri = os.environ.get('TRYTOND_DATABASE_URI', '')
-    if not uri.startswith('postgresql'):
-        log("bench: no PostgreSQL cluster (TRYTOND_DATABASE_URI)")
-        return 1
     deadline = Deadline(args.timeout)
-    with tempfile.TemporaryDirectory(prefix='bench-') as tmp:
-        config, env = configure(tmp, uri)
-        pg_version, pg_settings = create_database(uri)
-        machine = machine_info(pg_version, pg_settings)
-        if not activate_module(config, env, deadline):
-            return 1
-        phase = phase_command(args, config)
-        t = time.monotonic()
-        subprocess.run(phase + ['--phase', 'fill'], env=env, check=True,
-            timeout=deadline.left())
-        machine['fill'] = time.monotonic() - t
-        results = measure_both(args, phase, env, tmp, deadline)
-
-    commit = git_commit()
-    if commit != machine['commit']:
-        machine['commit'] += ', then %s during the run' % commit
-    machine['total'] = deadline.elapsed()
-    report.print_results(results, machine, args)
-    if args.rst:
-        with open(args.rst, 'w') as f:
-            f.write(report.rst_results(results))
+    site = harness.Site(DB_NAME, keep=args.keep)
+    try:
+        log("bench: creating the database (trytond-admin)")
+        site.create()
+        deadline.done('database created')
+        config = site.config(0)
+        team = run_phase(args, 'fill', config, site.dir, deadline)
+        deadline.done('data filled')
+        server = start_server(site)
+        deadline.done('server started')
+        bench = measure.Bench(args, server.url, team, site.ADMIN_PASSWORD)
+        items = measure.main(bench)
+        deadline.done('screens measured')
+        plans = None
+        if args.explain:
+            plans = explain_misses(args, bench, config, site.dir, deadline)
+            deadline.done('plans explained')
+        machine = machine_info(bench)
+    finally:
+        site.close()
+    deadline.phases['whole run'] = time.monotonic() - deadline.started
+    machine['phases'] = deadline.phases
+    report.print_results(items, machine, args, plans)
+    write_outputs(args, items, machine, plans)
     return 0
 
 
-def configure(tmp, uri):
-    "Write trytond.conf and the admin password; return it and trytond's env"
-    config = os.path.join(tmp, 'trytond.conf')
-    with open(config, 'w') as f:
-        f.write('[database]\nuri = %s\npath = %s\n' % (
-                uri, os.path.join(tmp, 'files')))
-    passfile = os.path.join(tmp, 'admin.pass')
-    with open(passfile, 'w') as f:
-        f.write('admin\n')
-    env = dict(os.environ, TRYTONPASSFILE=passfile)
-    # The URI of the cluster must not leak into trytond's own options
-    env.pop('TRYTOND_DATABASE__URI', None)
-    return config, env
+def run_phase(args, phase, config, tmp, deadline, extra=()):
+    "Run a phase in its own process; return what it wrote"
+    out = os.path.join(tmp, phase + '.json')
+    subprocess.run([sys.executable, ENTRY, '--config', config,
+            '--prospects', str(args.prospects), '--calls', str(args.calls),
+            '--operators', str(args.operators), '--seed', str(args.seed),
+            *extra, '--out', out, '--phase', phase],
+        check=True, timeout=deadline.left())
+    with open(out) as f:
+        return json.load(f)
 
 
-def create_database(uri):
-    "Create the empty database; return the server's version and settings"
-    import psycopg
-    with psycopg.connect(uri + 'postgres', autocommit=True) as conn:
-        conn.execute('CREATE DATABASE %s' % DB_NAME)
-        pg_version = conn.execute('SHOW server_version').fetchone()[0]
-        pg_settings = dict(conn.execute(
-                "SELECT name, setting || COALESCE(unit, '') "
-                "FROM pg_settings WHERE name IN ("
-                "'shared_buffers', 'work_mem', 'effective_cache_size', "
-                "'jit', 'max_parallel_workers_per_gather')"))
-    return pg_version, pg_settings
+def start_server(site):
+    """A trytond serving the database, with PYTHONOPTIMIZE=1 as
+    doc/configuration.rst advises (the record constructor's assertions
+    cost O(n²) in the records read)"""
+    os.environ['PYTHONOPTIMIZE'] = '1'
+    try:
+        return site.start_server()
+    finally:
+        del os.environ['PYTHONOPTIMIZE']
 
 
-def activate_module(config, env, deadline):
-    t = time.monotonic()
-    log("bench: creating the database (trytond-admin)")
-    # A new database asks the admin e-mail: answer "none" (--email
-    # checks the mail domain with DNS)
-    admin = subprocess.run([
-            os.path.join(os.path.dirname(sys.executable), 'trytond-admin'),
-            '-c', config, '-d', DB_NAME, '-u', MODULE,
-            '--activate-dependencies'],
-        input='\n', env=env, capture_output=True, text=True,
-        timeout=deadline.left())
-    if admin.returncode:
-        log(admin.stdout, admin.stderr)
-        return False
-    log("bench: database created in %.0f s" % (time.monotonic() - t))
-    return True
+def misses(items):
+    "The items that missed a target"
+    for item in items:
+        r = report.ratio(item)
+        if (item['screen'] is None or item['screen'] >= SCREEN_TARGET
+                or item['same'] is False
+                or (r is not None and r > RATIO_TARGET)):
+            yield item['label']
 
 
-def phase_command(args, config):
-    "The command of a phase (--phase and its options are appended)"
-    return [sys.executable, ENTRY,
-        '--config', config, '--prospects', str(args.prospects),
-        '--calls', str(args.calls), '--operators', str(args.operators),
-        '--seed', str(args.seed), '--repeat', str(args.repeat),
-        '--logs', str(args.logs), '--budget', str(args.budget)]
+def explain_misses(args, bench, config, tmp, deadline):
+    "EXPLAIN the slowest queries of the screens that missed a target"
+    screens = {label: bench.screens[label] for label in misses(bench.items)
+        if label in bench.screens}
+    path = os.path.join(tmp, 'screens.json')
+    with open(path, 'w') as f:
+        json.dump(screens, f, default=harness._encode)
+    return run_phase(args, 'explain', config, tmp, deadline,
+        extra=['--screens', path])
 
 
-def measure_both(args, phase, env, tmp, deadline):
-    "Measure with python, then python -O; return the results of each"
-    results = {}
-    for mode, flags in [('plain', []), ('-O', ['-O'])]:
-        out = os.path.join(tmp, 'measure%s.json' % mode)
-        cmd = [phase[0], *flags, *phase[1:], '--phase', 'measure',
-            '--out', out]
-        if args.explain and mode == 'plain':
-            cmd.append('--explain')
-        log("bench: measuring with python %s" % ' '.join(flags))
-        subprocess.run(cmd, env=env, check=True, timeout=deadline.left())
-        with open(out) as f:
-            results[mode] = json.load(f)
-    return results
+def write_outputs(args, items, machine, plans):
+    if args.rst:
+        with open(args.rst, 'w') as f:
+            f.write(report.rst_table(items))
+    if args.json:
+        with open(args.json, 'w') as f:
+            json.dump({'items': items, 'machine': machine, 'plans': plans,
+                    'args': vars(args)}, f, indent=1, default=str)
 
 
-def machine_info(pg_version, pg_settings):
+def machine_info(bench):
     import trytond
+    settings = dict(bench.sql.execute(
+            "SELECT name, setting || COALESCE(unit, '') FROM pg_settings "
+            "WHERE name IN ('shared_buffers', 'work_mem', "
+            "'effective_cache_size', 'jit', "
+            "'max_parallel_workers_per_gather')"))
     info = {
         'nproc': os.cpu_count(),
         'python': platform.python_version(),
-        'postgresql': pg_version,
-        'settings': pg_settings,
+        'postgresql': bench.sql.execute('SHOW server_version').fetchone()[0],
+        'settings': settings,
         'trytond': trytond.__version__,
+        'optimize': 1,
         'commit': git_commit(),
+        'from_date': str(bench.from_date),
+        'to_date': str(bench.today),
         }
-    cpu = proc_value('/proc/cpuinfo', 'model name')
-    if cpu is not None:
-        info['cpu'] = cpu
-    memory = proc_value('/proc/meminfo', 'MemTotal')
-    if memory is not None:
-        info['memory'] = '%.1f GiB' % (int(memory.split()[0]) / 1024 ** 2)
+    for key, path, name in [('cpu', '/proc/cpuinfo', 'model name'),
+            ('memory', '/proc/meminfo', 'MemTotal')]:
+        value = proc_value(path, name)
+        if value and key == 'memory':
+            value = '%.1f GiB' % (int(value.split()[0]) / 1024 ** 2)
+        if value:
+            info[key] = value
     return info
 
 

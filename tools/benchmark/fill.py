@@ -2,222 +2,262 @@
 # the top level of this repository contains the full copyright notices and
 # license terms.
 """Fill phase of tools/bench: the operators through the ORM; prospects,
-traces and calls drawn with the seed and written with COPY."""
-import collections
+traces and calls drawn in PostgreSQL itself (generate_series and random()
+from a fixed seed), which fills ten million calls in minutes where rows
+built in Python would take a quarter of an hour and gigabytes of memory."""
 import datetime as dt
+import json
 import os
-import random
 import time
 
-from .common import DB_NAME, MODULE, log, start_pool
+from .common import DB_NAME, MODULE, PASSWORD, log, start_pool
 
 HISTORY = 730  # the calls span that many days
 BUSINESS_UNITS = ['optics', 'brigade', 'equipment']
-STAGES = [('lead', 40), ('qualified', 35), ('agreement', 10),
-    ('customer', 8), ('lost', 7)]
 INTERESTS = [('0', 35), ('1', 30), ('2', 22), ('3', 13)]
 CITIES = ['Bogotá', 'Medellín', 'Cali', 'Barranquilla', 'Cartagena',
     'Bucaramanga', 'Pereira', 'Manizales', 'Cúcuta', 'Ibagué']
 WORDS = ['Óptica', 'Brigadas', 'Equipos', 'Visión', 'Salud', 'Lentes',
     'Clínica', 'Centro', 'Distribuidora', 'Laboratorio']
 SUFFIXES = ['S.A.S', 'SAS', 'Ltda', 'S.A.', '']
-PROSPECT_COLUMNS = ['id', 'active', 'assigned_operator', 'business_unit',
-    'city', 'create_date', 'create_uid', 'name', 'name_key', 'stage',
-    'state']
-TRACE_COLUMNS = ['id', 'prospect', 'business_unit', 'create_date',
-    'create_uid', 'next_call', 'next_call_note', 'state']
-CALL_COLUMNS = ['id', 'call_type', 'create_date', 'create_uid', 'date',
-    'description', 'duration', 'interest', 'operator', 'prospect_trace']
-
-# ids of the records made through the ORM
-Team = collections.namedtuple('Team', ['operators', 'units', 'admin'])
+NUMBER = '4242424242'  # stands for the prospect's number in a name
+TABLES = ['sale_prospect', 'sale_prospect_trace', 'sale_call']
 
 
 def main(args):
     started = time.monotonic()
     pool = start_pool(args.config)
-    rng = random.Random(args.seed)
     team = create_team(pool, args.operators)
-    log("bench: %d operators created" % len(team.operators))
-
-    today = dt.date.today()
-    now = dt.datetime.now().replace(microsecond=0)
-    first_day = today - dt.timedelta(days=HISTORY)
-    calls, starts = plan_calls(rng, args, first_day, today)
-    prospects, traces, assigned = prospect_rows(
-        rng, args.prospects, team, starts, first_day, now)
-    rows = call_rows(rng, calls, assigned, team.operators)
-    del calls
-    log("bench: data generated in %.0f s" % (time.monotonic() - started))
-
-    write(prospects, traces, rows)
-    log("bench: %d prospects, %d traces, %d calls filled in %.0f s" % (
-            len(prospects), len(traces), len(rows),
-            time.monotonic() - started))
+    log("bench: %d operators created" % len(team['operators']))
+    import psycopg
+    uri = os.environ['TRYTOND_DATABASE_URI']
+    with psycopg.connect(uri + DB_NAME, autocommit=True) as conn:
+        fill(conn, args, team, key_templates())
+        check_name_keys(conn)
+        vacuum(conn)
+    log("bench: %d prospects and traces, %d calls filled in %.0f s" % (
+            args.prospects, args.calls, time.monotonic() - started))
+    with open(args.out, 'w') as f:
+        json.dump(team, f)
     return 0
 
 
 def create_team(pool, count):
-    "Create the operators; return their ids, the business units' and admin's"
+    """Create the operators, with a password (hashed once: they share it);
+    return their ids and logins, the business units' and the admin's"""
     from trytond.transaction import Transaction
     with Transaction().start(DB_NAME, 0) as transaction:
         User = pool.get('res.user')
         ModelData = pool.get('ir.model.data')
-        BusinessUnit = pool.get('sale.business_unit')
         group = ModelData.get_id(MODULE, 'group_prospect_operator')
+        logins = ['operator%02d' % i for i in range(1, count + 1)]
         operators = User.create([{
-                    'name': 'Operator %02d' % i,
-                    'login': 'operator%02d' % i,
+                    'name': 'Operator %s' % login[-2:], 'login': login,
                     'groups': [('add', [group])],
-                    } for i in range(1, count + 1)])
-        units = [BusinessUnit(ModelData.get_id(
-                        MODULE, 'business_unit_' + code)).id
+                    } for login in logins])
+        cursor = transaction.connection.cursor()
+        cursor.execute('UPDATE res_user SET password_hash = %s '
+            'WHERE id = ANY(%s)', (User.hash_password(PASSWORD),
+                [o.id for o in operators]))
+        units = [ModelData.get_id(MODULE, 'business_unit_' + code)
             for code in BUSINESS_UNITS]
         admin, = User.search([('login', '=', 'admin')])
-        team = Team([o.id for o in operators], units, admin.id)
         transaction.commit()
-    return team
+    return {'operators': [o.id for o in operators], 'logins': logins,
+        'units': units, 'admin': admin.id}
 
 
-def pick(rng, choices):
-    "One of the (value, weight) choices"
-    values, weights = zip(*choices)
-    return rng.choices(values, weights, k=1)[0]
-
-
-def plan_calls(rng, args, first_day, today):
-    """Return the calls as (date, tie-break, trace id) in date order, and
-    the date of the first call of each trace"""
-    # Calls uniformly over the history on 90% of the traces, unevenly
-    weights = [0 if rng.random() < 0.10 else rng.lognormvariate(0, 0.8)
-        for _ in range(args.prospects)]
-    trace_ids = rng.choices(
-        range(1, args.prospects + 1), weights, k=args.calls)
-    calls = []
-    starts = {}
-    for trace_id in trace_ids:
-        date = first_day + dt.timedelta(days=rng.randrange(HISTORY + 1))
-        calls.append((date, rng.random(), trace_id))
-        if date < starts.get(trace_id, today):
-            starts[trace_id] = date
-    calls.sort()  # ids follow the dates, as when calls are logged
-    return calls, starts
-
-
-def prospect_rows(rng, count, team, starts, first_day, now):
-    """Return the rows of the prospects and of their trace (one each, same
-    id), and the operator of each"""
+def key_templates():
+    """The name key of each (word, city, suffix), NUMBER standing for the
+    prospect's number: the keys are filled in SQL from them"""
     from trytond.modules.sale_opportunity_management.prospect import (
         name_key)
-    prospects, traces = [], []
-    assigned = {}
-    for i in range(1, count + 1):
-        operator = (team.operators[i % len(team.operators)]
-            if rng.random() > 0.02 else None)
-        unit = rng.choice(team.units) if rng.random() > 0.05 else None
-        stage = pick(rng, STAGES)
-        name = '%s %s %d %s' % (
-            rng.choice(WORDS), rng.choice(CITIES), i, rng.choice(SUFFIXES))
-        name = name.strip()
-        created = creation(rng, starts.get(i), first_day)
-        assigned[i] = operator
-        prospects.append((i, rng.random() > 0.02, operator, unit,
-                rng.choice(CITIES), created, team.admin, name,
-                name_key(name), stage,
-                'assigned' if operator else 'unassigned'))
-        traces.append(trace_row(
-                rng, i, unit, created, operator or team.admin, stage, now))
-    return prospects, traces, assigned
+    return [[name_key(' '.join(filter(None, [w, c, NUMBER, s])))
+            for s in SUFFIXES for c in CITIES] for w in WORDS]
 
 
-def creation(rng, first_call, first_day):
-    "The creation of a prospect: some days before its first call, if any"
-    if first_call is not None:
-        start = first_call - dt.timedelta(days=rng.randrange(15))
-    else:
-        start = first_day + dt.timedelta(days=rng.randrange(HISTORY))
-    return dt.datetime.combine(start, dt.time(8)) + dt.timedelta(
-        seconds=rng.randrange(10 * 3600))
+def fill(conn, args, team, templates):
+    "Write the rows with the indexes dropped, then build them again"
+    today = dt.date.today()
+    params = {
+        'prospects': args.prospects, 'calls': args.calls,
+        'operators': team['operators'], 'units': team['units'],
+        'admin': team['admin'], 'templates': templates,
+        'first_day': today - dt.timedelta(days=HISTORY),
+        'history': HISTORY, 'now': dt.datetime.now().replace(microsecond=0),
+        'words': WORDS, 'cities': CITIES, 'suffixes': SUFFIXES,
+        'number': NUMBER,
+        }
+    # Foreign keys unchecked (the rows are made consistent), memory for
+    # the sorts and the index builds
+    conn.execute("SET session_replication_role = replica")
+    conn.execute("SET work_mem = '512MB'")
+    conn.execute("SET maintenance_work_mem = '1GB'")
+    conn.execute("SELECT setseed(%s)", (args.seed % 1000 / 1000,))
+    indexes = drop_indexes(conn)
+    for label, sql in [('prospects', PROSPECTS), ('traces', TRACES),
+            ('nothing due for the first operator', NOTHING_DUE),
+            ('calls planned', CALL_PLAN), ('calls', CALLS),
+            ('first calls', FIRST_CALLS),
+            ('plan dropped', 'DROP TABLE bench_call')]:
+        t = time.monotonic()
+        conn.execute(sql, params if '%(' in sql else None)
+        log("bench:   %s in %.0f s" % (label, time.monotonic() - t))
+    t = time.monotonic()
+    for sql in indexes:
+        conn.execute(sql)
+    for table in TABLES:
+        conn.execute("SELECT setval(pg_get_serial_sequence(%s, 'id'), "
+            "(SELECT max(id) FROM " + table + "))", (table,))
+    log("bench:   indexes built in %.0f s" % (time.monotonic() - t))
 
 
-def trace_row(rng, id_, unit, created, creator, stage, now):
-    closed = stage in {'customer', 'lost'} or rng.random() < 0.08
-    next_call = None
-    if not closed and rng.random() < 0.35:
-        next_call = now + dt.timedelta(
-            minutes=rng.randrange(-10 * 24 * 60, 20 * 24 * 60))
-    return (id_, id_, unit, created, creator, next_call,
-        'Call back' if next_call else None, 'closed' if closed else 'open')
+def drop_indexes(conn):
+    "Drop the indexes that back no constraint; return how to build them"
+    rows = conn.execute(
+        "SELECT indexname, indexdef FROM pg_indexes WHERE tablename = "
+        "ANY(%s) AND indexname NOT IN (SELECT conname FROM pg_constraint)",
+        (TABLES,)).fetchall()
+    for name, _ in rows:
+        conn.execute('DROP INDEX "%s"' % name)
+    return [definition for _, definition in rows]
 
 
-def call_rows(rng, calls, assigned, operators):
-    "The rows of the calls, mostly by the operator of the prospect"
-    first = set()
-    rows = []
-    for call_id, (date, _, trace_id) in enumerate(calls, 1):
-        operator = assigned[trace_id]
-        if operator is None or rng.random() < 0.05:
-            operator = rng.choice(operators)
-        interest = pick(rng, INTERESTS)
-        if trace_id in first:
-            call_type = 'followup_call'
-        else:
-            call_type = 'first_call'
-            first.add(trace_id)
-        created = dt.datetime.combine(date, dt.time(8)) + dt.timedelta(
-            seconds=rng.randrange(10 * 3600))
-        description = call_description(rng, interest)
-        duration = (None if interest == '0'
-            else dt.timedelta(seconds=rng.randrange(30, 900)))
-        rows.append((call_id, call_type, created, operator, date,
-                description, duration, interest, operator, trace_id))
-    return rows
+# Prospects in all stages, 2% unassigned, 5% without business unit, 2%
+# inactive, created in the month before the calls start
+PROSPECTS = """
+INSERT INTO sale_prospect (id, active, assigned_operator, business_unit,
+    city, create_date, create_uid, name, name_key, stage, state)
+SELECT id, random() > 0.02, operator, unit, (%(cities)s::text[])[c],
+    %(first_day)s::timestamp - interval '30 days'
+        + random() * interval '30 days',
+    %(admin)s,
+    concat_ws(' ', (%(words)s::text[])[w], (%(cities)s::text[])[c], id,
+        nullif((%(suffixes)s::text[])[s], '')),
+    replace((%(templates)s::text[])[w][(s - 1) * 10 + c], %(number)s,
+        id::text),
+    CASE WHEN r < 0.40 THEN 'lead' WHEN r < 0.75 THEN 'qualified'
+        WHEN r < 0.85 THEN 'agreement' WHEN r < 0.93 THEN 'customer'
+        ELSE 'lost' END,
+    CASE WHEN operator IS NULL THEN 'unassigned' ELSE 'assigned' END
+FROM (SELECT id,
+        CASE WHEN random() < 0.02 THEN NULL
+            ELSE (%(operators)s::int[])[
+                1 + id %% cardinality(%(operators)s::int[])] END
+            AS operator,
+        CASE WHEN random() < 0.05 THEN NULL
+            ELSE (%(units)s::int[])[1 + floor(random() * 3)::int] END
+            AS unit,
+        1 + floor(random() * 10)::int AS w,
+        1 + floor(random() * 10)::int AS c,
+        1 + floor(random() * 5)::int AS s,
+        random() AS r
+    FROM generate_series(1, %(prospects)s) AS id) AS p
+"""
+
+# One trace per prospect, with its id; closed for customers, lost
+# prospects and 8% of the others; a third of the open ones with a next call
+# between ten days ago and twenty days ahead
+TRACES = """
+INSERT INTO sale_prospect_trace (id, prospect, business_unit, create_date,
+    create_uid, next_call, next_call_note, state)
+SELECT id, id, business_unit, create_date,
+    coalesce(assigned_operator, %(admin)s), next_call,
+    CASE WHEN next_call IS NOT NULL THEN 'Call back' END,
+    CASE WHEN closed THEN 'closed' ELSE 'open' END
+FROM (SELECT p.*,
+        CASE WHEN NOT closed AND random() < 0.35
+            THEN %(now)s::timestamp - interval '10 days'
+                + date_trunc('minute', random() * interval '30 days') END
+            AS next_call
+    FROM (SELECT *, stage IN ('customer', 'lost') OR random() < 0.08
+            AS closed
+        FROM sale_prospect) AS p) AS t
+"""
+
+# The first operator has nothing due: their Next call looks for a trace
+# never called
+NOTHING_DUE = """
+UPDATE sale_prospect_trace t SET next_call = next_call + interval '11 days'
+FROM sale_prospect p
+WHERE p.id = t.prospect AND t.state = 'open'
+AND p.assigned_operator = (%(operators)s::int[])[1]
+AND t.next_call < %(now)s::timestamp + interval '1 day'
+"""
+
+# How many calls each trace gets: none for 10% of them, else in proportion
+# to a log-normal weight (Box-Muller), rounded so that they add up to the
+# calls asked; then one row per call in a random order, which makes the ids
+CALL_PLAN = """
+CREATE TEMP TABLE bench_call AS
+WITH weight AS (
+    SELECT t.id AS trace, p.assigned_operator AS operator,
+        CASE WHEN random() < 0.10 THEN 0
+            ELSE exp(0.8 * sqrt(-2 * ln(1 - random()))
+                * cos(2 * pi() * random())) END AS w
+    FROM sale_prospect_trace t JOIN sale_prospect p ON p.id = t.prospect),
+cumulated AS (
+    SELECT trace, operator,
+        sum(w) OVER (ORDER BY trace) / sum(w) OVER () AS upto,
+        coalesce(sum(w) OVER (ORDER BY trace
+                ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING), 0)
+            / sum(w) OVER () AS since
+    FROM weight),
+counted AS (
+    SELECT trace, operator,
+        round(upto * %(calls)s)::int - round(since * %(calls)s)::int AS n
+    FROM cumulated)
+SELECT row_number() OVER (ORDER BY random()) AS id, trace, operator
+FROM counted, generate_series(1, n)
+"""
+
+# The calls: dates follow the ids (as calls are logged) over the history;
+# mostly by the trace's operator; interests 0 to 3 in proportions
+# 35/30/22/13; every call a follow-up until FIRST_CALLS
+CALLS = """
+INSERT INTO sale_call (id, call_type, create_date, create_uid, date,
+    description, duration, interest, operator, prospect_trace)
+SELECT id, 'followup_call',
+    date + interval '8 hours' + random() * interval '10 hours', operator,
+    date,
+    CASE WHEN interest = '3'
+        THEN 'Send a quote for ' || (1 + floor(random() * 49)) || ' units'
+        WHEN random() < 0.2 THEN 'Asked to call back later' END,
+    CASE WHEN interest <> '0'
+        THEN make_interval(secs => 30 + floor(random() * 870)) END,
+    interest, operator, trace
+FROM (SELECT id, trace,
+        %(first_day)s::date
+            + ((id - 1) * (%(history)s + 1) / %(calls)s)::int AS date,
+        CASE WHEN operator IS NULL OR random() < 0.05
+            THEN (%(operators)s::int[])[
+                1 + floor(random() * cardinality(%(operators)s::int[]))::int]
+            ELSE operator END AS operator,
+        CASE WHEN r < 0.35 THEN '0' WHEN r < 0.65 THEN '1'
+            WHEN r < 0.87 THEN '2' ELSE '3' END AS interest
+    FROM (SELECT *, random() AS r FROM bench_call) AS c) AS c
+"""
+
+FIRST_CALLS = """
+UPDATE sale_call SET call_type = 'first_call'
+WHERE id IN (SELECT min(id) FROM bench_call GROUP BY trace)
+"""
 
 
-def call_description(rng, interest):
-    if interest == '3':
-        return 'Send a quote for %d units' % rng.randrange(1, 50)
-    elif rng.random() < 0.2:
-        return 'Asked to call back later'
-    return None
+def check_name_keys(conn):
+    "The keys made in SQL must be those of the module"
+    from trytond.modules.sale_opportunity_management.prospect import (
+        name_key)
+    rows = conn.execute("SELECT name, name_key FROM sale_prospect "
+        "ORDER BY id LIMIT 1000").fetchall()
+    wrong = [r for r in rows if name_key(r[0]) != r[1]]
+    if wrong:
+        raise ValueError("name keys differ from the module's: %s" % wrong[:3])
 
 
-def write(prospects, traces, calls):
-    "Copy the rows, move the id sequences past them and VACUUM ANALYZE"
-    import psycopg
-    uri = os.environ['TRYTOND_DATABASE_URI']
-    tables = [('sale_prospect', PROSPECT_COLUMNS, prospects),
-        ('sale_prospect_trace', TRACE_COLUMNS, traces),
-        ('sale_call', CALL_COLUMNS, calls)]
-    with psycopg.connect(uri + DB_NAME) as conn:
-        with conn.cursor() as cursor:
-            for table, columns, rows in tables:
-                copy(cursor, table, columns, rows)
-            for table, _, _ in tables:
-                cursor.execute(
-                    "SELECT setval(pg_get_serial_sequence(%s, 'id'), "
-                    "(SELECT max(id) FROM " + table + "))", (table,))
-        conn.commit()
-        conn.autocommit = True
-        for table in ['sale_prospect', 'sale_prospect_trace', 'sale_call',
-                'res_user']:
-            conn.execute('VACUUM ANALYZE ' + table)
-
-
-def copy(cursor, table, columns, rows):
-    "Copy the rows (tuples of str or None) into the table"
-    def text(value):
-        if value is None:
-            return '\\N'
-        return (str(value).replace('\\', '\\\\').replace('\t', '\\t')
-            .replace('\n', '\\n'))
-    sql = 'COPY %s (%s) FROM STDIN' % (table, ', '.join(columns))
-    with cursor.copy(sql) as copy:
-        buffer = []
-        for row in rows:
-            buffer.append('\t'.join(map(text, row)))
-            if len(buffer) >= 10000:
-                copy.write('\n'.join(buffer) + '\n')
-                buffer = []
-        if buffer:
-            copy.write('\n'.join(buffer) + '\n')
+def vacuum(conn):
+    "Statistics and an all-visible map, as a long-lived database has"
+    t = time.monotonic()
+    for table in TABLES + ['res_user']:
+        conn.execute('VACUUM (FREEZE, ANALYZE) ' + table)
+    log("bench:   vacuumed in %.0f s" % (time.monotonic() - t))

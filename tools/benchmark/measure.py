@@ -1,92 +1,183 @@
 # This file is part of sale_opportunity_management.  The COPYRIGHT file at
 # the top level of this repository contains the full copyright notices and
 # license terms.
-"""Measure phase of tools/bench, run once with python and once with
-python -O: each report, the trace list, the search of Next call and the
-logging of a call, against hand-written SQL; the items go to --out (JSON).
+"""Measure phase of tools/bench: each screen through a real trytond over
+JSON-RPC, with the requests of the web client (rpc.py), beside the
+hand-written SQL giving the same rows (queries.py), on the same database.
 
-trytond is imported inside the functions, once start_pool has configured
-it."""
+A screen's time is the sum of its requests, one after the other as sao
+sends them; the median of the runs after a warm-up run."""
 import datetime as dt
-import functools
-import json
 import math
+import os
 import random
-import signal
 import statistics
-import sys
 import time
 
-from . import queries
-from .common import (DB_NAME, LIMIT, REPORT_TARGET, TRACE_TARGET, log,
-    start_pool)
+import psycopg
+
+from . import queries, rpc
+from .common import DB_NAME, LIMIT, PASSWORD, log
 from .report import ms
 
 DAYS = 90  # the period of the reports
+LOGGERS = 10  # operators logging calls
 
 
-def main(args):
-    signal.signal(signal.SIGALRM, too_slow)
-    bench = Bench(args)
-    rng = random.Random(args.seed)
-    for report in queries.hand_queries(
-            bench.from_date, bench.today, dt.datetime.now()):
-        measure_report(bench, report)
-    open_traces = bench.open_traces()
-    measure_trace_read(bench, rng, open_traces)
-    measure_never_called(bench, open_traces)
-    measure_logging(bench, rng, open_traces)
-    bench.save(args.out)
-    return 0
+class Bench:
+    "The server's clients, the SQL connection, the period and the items"
 
+    def __init__(self, args, url, team, admin_password):
+        self.args = args
+        self.url = url
+        self.team = team
+        self.today = dt.date.today()
+        self.from_date = self.today - dt.timedelta(days=DAYS)
+        self.admin = rpc.login(url, 'admin', admin_password)
+        self.operators = {}
+        self.items = []
+        self.screens = {}  # label: how to replay it (for --explain)
+        self.sql = psycopg.connect(
+            os.environ['TRYTOND_DATABASE_URI'] + DB_NAME, autocommit=True)
+        self.sql.execute("SET statement_timeout = %d" % (LIMIT * 1000))
 
-class TooSlow(Exception):
-    pass
+    def operator(self, index):
+        "The client of the operator (logged in once)"
+        if index not in self.operators:
+            self.operators[index] = rpc.login(
+                self.url, self.team['logins'][index], PASSWORD)
+        return self.operators[index]
 
+    def run_sql(self, query, params=()):
+        cursor = self.sql.execute(query, params)
+        names = [d.name for d in cursor.description]
+        return [dict(zip(names, r)) for r in cursor]
 
-def too_slow(signum, frame):
-    raise TooSlow
-
-
-def timed(func, repeat, budget, limit):
-    """Return the times of the runs of func and its result.
-
-    One warm-up run first; a run slower than a third of the budget is not
-    repeated (it is the measure), else runs repeat up to `repeat` times, at
-    least 3, while they stay within the budget.  A run longer than `limit`
-    seconds is interrupted: the times are then None."""
-    from trytond import backend
-
-    def run():
-        # PostgreSQL cancels the statements first (the transactions have
-        # a statement timeout), the alarm stops Python
-        signal.setitimer(signal.ITIMER_REAL, limit + 5)
-        try:
-            start = time.perf_counter()
-            result = func()
-            return time.perf_counter() - start, result
-        finally:
-            signal.setitimer(signal.ITIMER_REAL, 0)
-    try:
-        first, result = run()
-        if first > budget / 3:
+    def repeat(self, func):
+        """Return the times of the runs of func() (each returns its time and
+        its result) and the last result: a warm-up, then up to --repeat runs
+        within the --budget, or the warm-up alone when it took more than a
+        third of it"""
+        first, result = func()
+        if first > self.args.budget / 3:
             return [first], result
         times = []
-        while len(times) < repeat and (len(times) < 3 or sum(times) < budget):
-            duration, result = run()
+        while len(times) < self.args.repeat and (
+                len(times) < 3 or sum(times) < self.args.budget):
+            duration, result = func()
             times.append(duration)
         return times, result
-    except (TooSlow, backend.DatabaseTimeoutError):
-        return None, None
+
+    def add(self, item):
+        self.items.append(item)
+        show(item)
 
 
-def median(times):
-    return statistics.median(times) if times else None
+def show(item):
+    "Log the item as it is measured"
+    sql = ' SQL %8s' % ms(item['sql']) if item.get('sql') else ' ' * 13
+    same = {None: '', True: 'same rows', False: 'ROWS DIFFER'}[item['same']]
+    log("  %-44s%s  screen %8s ms  %s  %s" % (item['label'], sql,
+            ms(item['screen']), requests_text(item['requests']), same))
+
+
+def requests_text(requests):
+    return ' + '.join('%s %s' % (n, ms(t)) for n, t in requests)
+
+
+def main(bench):
+    for report in queries.REPORTS:
+        measure_report(bench, *report)
+    measure_trace_list(bench, 'traces (open), operator', 1)
+    measure_trace_list(bench, 'traces (open), administrator', None)
+    measure_next_call(bench, 'next call (a call due)', 1)
+    measure_next_call(bench, 'next call (nothing due)', 0)
+    rng = random.Random(bench.args.seed)
+    traces = open_traces(bench)
+    measure_log_wizard(bench, rng, traces)
+    measure_log_create(bench, rng, traces)
+    return bench.items
+
+
+def timed_sql(bench, steps):
+    """Time the queries of steps, a list of (query, params or a function of
+    the previous rows giving them); return the time and the rows of each"""
+    start = time.perf_counter()
+    results = []
+    for query, params in steps:
+        if callable(params):
+            params = params(results)
+            if params is None:
+                results.append([])
+                continue
+        results.append(bench.run_sql(query, params))
+    return time.perf_counter() - start, results
+
+
+def median_requests(runs):
+    "The median time of each request over the runs"
+    names = [n for n, _ in runs[0]]
+    return [(n, statistics.median(run[i][1] for run in runs
+                if len(run) > i))
+        for i, n in enumerate(names)]
+
+
+# --- lists ------------------------------------------------------------------
+
+def measure_list(bench, label, screen, sql_steps, columns, details=0):
+    """Time the list screen and its SQL: sql_steps give the page of rows,
+    their count when the page is full and, at index details, the rows
+    read"""
+    sql_times, sql_results = bench.repeat(
+        lambda: timed_sql(bench, sql_steps))
+    runs = []
+
+    def open_screen():
+        times, ids, count, rows = screen.open()
+        runs.append(times)
+        return sum(t for _, t in times), (ids, count, rows)
+    try:
+        times, (ids, count, rows) = bench.repeat(open_screen)
+    except (rpc.harness.RPCError, OSError) as error:
+        log("  %s: %s" % (label, error))
+        times, ids, count, rows = None, [], 0, []
+    page, counted = sql_results[:2]
+    sql_count = counted[0]['count'] if counted else len(page)
+    same = bool(times) and count == sql_count and same_rows(
+        ids, rows, page, sql_results[details], columns)
+    bench.screens[label] = {'kind': 'list', 'model': screen.model,
+        'user': screen.client.user_id, 'context': screen.context,
+        'domain': screen.domain, 'limit': screen.limit,
+        'order': screen.order, 'names': screen.names,
+        'read': ids[:screen.batch], 'count': len(ids) == screen.limit}
+    bench.add({'kind': 'list', 'label': label,
+            'rows': rows_text(len(ids), count) if times else '-',
+            'sql': statistics.median(sql_times),
+            'screen': statistics.median(times) if times else None,
+            'runs': len(times or []),
+            'requests': median_requests(runs[-len(times):]) if times else [],
+            'same': same})
+
+
+def rows_text(found, count):
+    return '%d of %d' % (found, count) if count > found else str(found)
+
+
+def same_rows(ids, rows, page, details, columns):
+    """Whether the search found the ids of the SQL's page and the rows read
+    have the values of the SQL's rows"""
+    if {r['id'] for r in page} != set(ids):
+        return False
+    expected = {r['id']: r for r in details}
+    if any(r['id'] not in expected for r in rows):
+        return False
+    return totals(rows, columns) == totals(
+        [expected[r['id']] for r in rows], columns)
 
 
 def totals(rows, columns):
-    """Return the number of rows and the sum of each column (selection
-    values as numbers, dates as ordinals, text by length)"""
+    """The sum of each column (selections as numbers, dates as ordinals,
+    text by length)"""
     sums = {}
     for column in columns:
         total = 0
@@ -102,294 +193,162 @@ def totals(rows, columns):
                 value = round(float(value), 4)
             total += value
         sums[column] = round(total, 2) if isinstance(total, float) else total
-    return {'rows': len(rows), **sums}
+    return sums
 
 
-def compared(kind, label, target, sql, orm, columns):
-    """The item of a measure of the ORM against SQL, from the times and
-    rows that timed() returned for each"""
-    (sql_times, sql_rows), (orm_times, orm_rows) = sql, orm
-    orm_totals = totals(orm_rows, columns) if orm_times else None
-    sql_totals = totals(sql_rows, columns)
-    return {
-        'kind': kind, 'label': label, 'target': target,
-        'rows': len(sql_rows),
-        'sql': statistics.median(sql_times),
-        'orm': median(orm_times),
-        'runs': len(orm_times) if orm_times else 0,
-        'orm_totals': orm_totals, 'sql_totals': sql_totals,
-        'same': orm_totals == sql_totals,
-        }
+def measure_report(bench, label, action, period, query, names, columns):
+    "A report's list as the administrator, with the report's context"
+    context = {'from_date': bench.from_date, 'to_date': bench.today,
+        'operator': None, 'business_unit': None,
+        'period': period or 'day',
+        'context_model': 'sale.call.report.context'}
+    screen = rpc.ListScreen(
+        bench.admin, 'sale_opportunity_management.' + action, context)
+    params = queries.parameters(
+        names, bench.from_date, bench.today, dt.datetime.now())
+    # The page holds the columns read
+    measure_list(bench, label, screen, [
+            (queries.page(query, screen.limit), params),
+            (queries.counting(query, screen.limit * 100),
+                lambda results: params if len(results[0]) == screen.limit
+                else None),
+            ], columns)
 
 
-def show(item):
-    "Log the item as it is measured"
-    if item['kind'] == 'log':
-        log("  %-52s p95 %9s ms" % (item['label'], ms(item['orm'])))
-    elif item['orm'] is None:
-        log("  %-52s SQL %9s  ORM > %d s" % (
-                item['label'], ms(item['sql']), LIMIT))
-    else:
-        log("  %-52s SQL %9s  ORM %9s ms  ×%.2f  %s" % (
-                item['label'], ms(item['sql']), ms(item['orm']),
-                item['orm'] / item['sql'],
-                'same totals' if item['same'] else 'TOTALS DIFFER'))
+def measure_trace_list(bench, label, operator):
+    """The Traces menu (its Open tab) as an operator (the operator's
+    traces) or as the administrator (all of them)"""
+    client = bench.admin if operator is None else bench.operator(operator)
+    screen = rpc.ListScreen(
+        client, 'sale_opportunity_management.act_prospect_trace_form')
+    clause, params = ('', ())
+    if operator is not None:
+        clause = 'AND p.assigned_operator = %s '
+        params = (bench.team['operators'][operator],)
+    query = queries.TRACE_PAGE % clause
+    steps = [
+        (queries.page(query, screen.limit), params),
+        (queries.counting(query, screen.limit * 100),
+            lambda results: params if len(results[0]) == screen.limit
+            else None),
+        (queries.TRACE_ROWS,
+            lambda results: ([r['id'] for r in results[0][:screen.batch]],)),
+        ]
+    measure_list(bench, label, screen, steps, queries.TRACE_COLUMNS,
+        details=2)
 
 
-class Bench:
-    "The pool, the administrator, the period and the items measured"
+# --- Next call --------------------------------------------------------------
 
-    def __init__(self, args):
-        self.args = args
-        self.pool = start_pool(args.config)
-        self.today = dt.date.today()
-        self.from_date = self.today - dt.timedelta(days=DAYS)
-        self.items = []
-        self.explain = {}
-        self.contexts = {}
-        from trytond.transaction import Transaction
-        with Transaction().start(DB_NAME, 0, readonly=True):
-            User = self.pool.get('res.user')
-            admin, = User.search([('login', '=', 'admin')])
-        self.admin = admin.id
-        self.admin_context = self.context_of(self.admin)
+def measure_next_call(bench, label, operator):
+    """The Next call action of the operator: the wizard, then the form of
+    the trace it opens (its fields and its last calls), beside the SQL
+    finding the trace and reading the same"""
+    client = bench.operator(operator)
+    user = bench.team['operators'][operator]
+    form = rpc.Form(client, 'sale.prospect_trace')
+    context = dict(client.context)
+    runs = []
 
-    def context_of(self, user):
-        "The context the clients send for the user"
-        from trytond.transaction import Transaction
-        if user not in self.contexts:
-            with Transaction().start(DB_NAME, user, readonly=True):
-                User = self.pool.get('res.user')
-                self.contexts[user] = User.get_preferences(context_only=True)
-        return self.contexts[user]
-
-    def reading(self, context=None, user=None):
-        "A read-only transaction with a statement timeout (admin's default)"
-        from trytond.transaction import Transaction
-        return Transaction().start(DB_NAME,
-            self.admin if user is None else user, readonly=True,
-            context=context, timeout=LIMIT)
-
-    def run_sql(self, query, params):
-        with self.reading() as transaction:
-            cursor = transaction.connection.cursor()
-            cursor.execute(query, params)
-            names = [d.name for d in cursor.description]
-            return [dict(zip(names, r)) for r in cursor]
-
-    def add(self, item):
-        self.items.append(item)
-        show(item)
-
-    def compare(self, label, sql, orm, columns):
-        "Time sql and orm (functions) and add the item"
-        args = self.args
-        sql = timed(sql, args.repeat, args.budget, LIMIT)
-        orm = timed(orm, args.repeat, args.budget, LIMIT)
-        self.add(compared('read', label, TRACE_TARGET, sql, orm, columns))
-
-    def open_traces(self):
-        "The (id, operator) of the open traces"
-        from trytond.transaction import Transaction
-        with Transaction().start(DB_NAME, self.admin, readonly=True) as t:
-            cursor = t.connection.cursor()
-            cursor.execute(
-                "SELECT t.id, p.assigned_operator FROM sale_prospect_trace t "
-                "JOIN sale_prospect p ON p.id = t.prospect "
-                "WHERE t.state = 'open' ORDER BY t.id")
-            return cursor.fetchall()
-
-    def save(self, path):
-        with open(path, 'w') as f:
-            json.dump({
-                    'items': self.items, 'explain': self.explain,
-                    'from_date': str(self.from_date),
-                    'to_date': str(self.today),
-                    'optimize': sys.flags.optimize,
-                    }, f, default=str)
+    def next_call():
+        times = []
+        result, = rpc.run_wizard(client, times,
+            'sale.prospect_trace.next_call', context, [('start', {})])
+        action, data = result['actions'][0]
+        row = form.read(times, data['res_id'])
+        runs.append(times)
+        return sum(t for _, t in times), row
+    times, row = bench.repeat(next_call)
+    sql_times, results = bench.repeat(lambda: timed_sql(bench, [
+                (queries.NEXT_DUE, (user, dt.datetime.now())),
+                (queries.NEVER_CALLED,
+                    lambda r: None if r[0] else (user,)),
+                (queries.TRACE_FORM, lambda r: ((r[0] or r[1])[0]['id'],)),
+                (queries.TRACE_CALLS, lambda r: ((r[0] or r[1])[0]['id'],)),
+                ]))
+    found = (results[0] or results[1])[0]['id']
+    expected = results[2][0]
+    same = row['id'] == found and totals([row], queries.TRACE_COLUMNS) \
+        == totals([expected], queries.TRACE_COLUMNS)
+    bench.screens[label] = {'kind': 'next_call', 'user': client.user_id,
+        'context': context}
+    bench.add({'kind': 'wizard', 'label': label, 'rows': '1',
+            'sql': statistics.median(sql_times),
+            'screen': statistics.median(times), 'runs': len(times),
+            'requests': median_requests(runs[-len(times):]), 'same': same})
 
 
-# --- the reports -----------------------------------------------------------
+# --- logging a call ---------------------------------------------------------
 
-def measure_report(bench, report):
-    """Time the hand-written SQL, the report's table_query run bare, the
-    ORM's search_read and the clients' search then read"""
-    Model = bench.pool.get(report['model'])
-    context = dict(bench.admin_context,
-        from_date=bench.from_date, to_date=bench.today)
-    if report['period']:
-        context['period'] = report['period']
-    limit = report['limit']
-    fields = list_view_fields(bench, Model, context)
-    orm = functools.partial(search_read, bench, Model, context, fields, limit)
-    client = functools.partial(
-        search_then_read, bench, Model, context, fields, limit)
-    args = bench.args
-
-    def run(func):
-        return timed(func, args.repeat, args.budget, LIMIT)
-    sql = run(functools.partial(
-            bench.run_sql, report['query'], report['params']))
-    bare = limit is None and not sys.flags.optimize  # same SQL either way
-    query_times = run(functools.partial(
-            table_query, bench, Model, context))[0] if bare else None
-    orm_measure = run(orm)
-    client_times = run(client)[0]
-    item = compared('report', report['label'], REPORT_TARGET, sql,
-        orm_measure, report['columns'])
-    item.update({
-            'query': median(query_times),
-            'query_timeout': bool(bare and not query_times),
-            'client': median(client_times),
-            })
-    bench.add(item)
-    if args.explain and orm_measure[0]:
-        bench.explain[report['label']] = explain(bench, orm)
+def open_traces(bench):
+    "The open traces of the operators who log calls, with their operator"
+    loggers = bench.team['operators'][2:2 + LOGGERS]
+    rows = bench.run_sql(
+        "SELECT t.id, p.assigned_operator AS operator "
+        "FROM sale_prospect_trace t JOIN sale_prospect p "
+        "ON p.id = t.prospect WHERE t.state = 'open' "
+        "AND p.assigned_operator = ANY(%s) ORDER BY t.id", (loggers,))
+    index = {o: i for i, o in enumerate(bench.team['operators'])}
+    return [(r['id'], index[r['operator']]) for r in rows]
 
 
-def list_view_fields(bench, Model, context):
-    with bench.reading(context):
-        return list(Model.fields_view_get(view_type='tree')['fields'])
+def measure_log_wizard(bench, rng, traces):
+    """Log a call from the trace's form: the button, the wizard (its form,
+    then Log) and the form read again"""
+    picked = rng.sample(traces, bench.args.logs + 5)
+    forms = {}
+    runs = []
+    for n, (trace, operator) in enumerate(picked):
+        client = bench.operator(operator)
+        if operator not in forms:
+            forms[operator] = rpc.Form(client, 'sale.prospect_trace')
+        times = []
+        log_with_wizard(client, times, forms[operator], trace, rng)
+        if n >= 5:  # the first ones warm the caches up
+            runs.append(times)
+    add_percentiles(bench, 'log a call (wizard)', runs)
 
 
-def search_read(bench, Model, context, fields, limit):
-    from trytond.transaction import check_access
-    with bench.reading(context):
-        with check_access():
-            return Model.search_read([], limit=limit,
-                fields_names=list(fields))
+def log_with_wizard(client, times, form, trace, rng):
+    context = dict(client.context, active_model='sale.prospect_trace',
+        active_id=trace, active_ids=[trace])
+    client.timed(times, 'button', 'model.sale.prospect_trace.make_call',
+        [trace], context=client.context)
+
+    def values(results):
+        # What sao sends: the values, not the names of the relations
+        start = {k: v for k, v in results[0]['view']['defaults'].items()
+            if '.' not in k}
+        start.update(interest=rng.choice('0123'),
+            description='Benchmark call')
+        return {'start': start}
+    rpc.run_wizard(client, times, 'sale.prospect_trace.make_call', context,
+        [('start', {}), ('log_call', values)])
+    form.read(times, trace)
 
 
-def search_then_read(bench, Model, context, fields, limit):
-    "As the clients list records: search, then read, in two calls"
-    from trytond.transaction import check_access
-    with bench.reading(context):
-        with check_access():
-            ids = list(map(int, Model.search([], limit=limit)))
-    with bench.reading(context):
-        with check_access():
-            return Model.read(ids, list(fields))
+def measure_log_create(bench, rng, traces):
+    "Log a call with sale.call create alone, as the load test does"
+    picked = rng.sample(traces, bench.args.logs + 5)
+    runs = []
+    for n, (trace, operator) in enumerate(picked):
+        client = bench.operator(operator)
+        times = []
+        client.timed(times, 'create', 'model.sale.call.create', [{
+                    'prospect_trace': trace,
+                    'interest': rng.choice('0123'),
+                    'description': 'Benchmark call',
+                    }])
+        if n >= 5:
+            runs.append(times)
+    add_percentiles(bench, 'log a call (sale.call create)', runs)
 
 
-def table_query(bench, Model, context):
-    with bench.reading(context) as transaction:
-        cursor = transaction.connection.cursor()
-        cursor.execute(*Model.table_query())
-        return cursor.fetchall()
-
-
-def explain(bench, orm):
-    "EXPLAIN ANALYZE of each SELECT the ORM runs in orm()"
-    from trytond.transaction import Transaction
-    with QueryLog() as querylog:
-        orm()
-    plans = []
-    with Transaction().start(DB_NAME, bench.admin, readonly=True) as t:
-        cursor = t.connection.cursor()
-        for q in querylog.queries:
-            if not q.lstrip().upper().startswith('SELECT'):
-                continue
-            cursor.execute('EXPLAIN (ANALYZE, BUFFERS) ' + q)
-            plans.append(
-                (q if len(q) < 3000 else q[:3000] + ' …') + '\n'
-                + '\n'.join(r[0] for r in cursor))
-    return plans
-
-
-class QueryLog:
-    "Collect the SQL the ORM runs (trytond logs it at DEBUG level)"
-
-    def __init__(self):
-        import logging
-        self.queries = []
-        self.logger = logging.getLogger('trytond.backend.postgresql.database')
-        self.handler = logging.Handler()
-        self.handler.emit = lambda record: self.queries.append(
-            record.getMessage())
-
-    def __enter__(self):
-        import logging
-        self.level = self.logger.level
-        self.logger.setLevel(logging.DEBUG)
-        self.logger.addHandler(self.handler)
-        self.logger.propagate, self.propagate = False, self.logger.propagate
-        return self
-
-    def __exit__(self, *exc):
-        self.logger.removeHandler(self.handler)
-        self.logger.setLevel(self.level)
-        self.logger.propagate = self.propagate
-
-
-# --- the trace list, Next call, logging a call -----------------------------
-
-def measure_trace_read(bench, rng, open_traces):
-    "current_interest, call_count, last_call_date of 1,000 open traces"
-    from trytond.transaction import check_access
-    trace_ids = [t for t, _ in rng.sample(open_traces, 1000)]
-    Trace = bench.pool.get('sale.prospect_trace')
-    fields = ['current_interest', 'call_count', 'last_call_date']
-
-    def orm():
-        with bench.reading(bench.admin_context):
-            with check_access():
-                return Trace.read(list(trace_ids), list(fields))
-
-    def sql():
-        return bench.run_sql(queries.TRACE, (trace_ids, trace_ids))
-    bench.compare('sale.prospect_trace read 1000', sql, orm, fields)
-
-
-def measure_never_called(bench, open_traces):
-    """Next call when nothing is due: the oldest open trace never called of
-    the operator with the most open traces, searched as Next Call does"""
-    from trytond.transaction import check_access
-    Trace = bench.pool.get('sale.prospect_trace')
-    busiest = statistics.mode(o for _, o in open_traces if o)
-    context = bench.context_of(busiest)
-    never_called = [
-        ('operator', '=', busiest), ('state', '=', 'open'),
-        ('next_call', '=', None), ('current_interest', '=', None)]
-
-    def orm():
-        with bench.reading(context, user=busiest):
-            with check_access():
-                return [{'id': t.id} for t in Trace.search(
-                        never_called, order=[('id', 'ASC')], limit=1)]
-
-    def sql():
-        return bench.run_sql(queries.NEVER_CALLED, (busiest,))
-    bench.compare('sale.prospect_trace never called (next call)', sql, orm,
-        ['id'])
-
-
-def measure_logging(bench, rng, open_traces):
-    """The 95th percentile of Call.create by the operator of the trace,
-    with access checks on, committed, like RPC"""
-    from trytond.transaction import Transaction, check_access
-    Call = bench.pool.get('sale.call')
-    candidates = [t for t in open_traces if t[1]]
-    picked = rng.sample(candidates, bench.args.logs + 10)
-    times = []
-    for n, (trace_id, operator) in enumerate(picked):
-        context = bench.context_of(operator)
-        start = time.perf_counter()
-        with Transaction().start(DB_NAME, operator,
-                context=context) as transaction:
-            with check_access():
-                Call.create([{
-                            'prospect_trace': trace_id,
-                            'interest': rng.choice('0123'),
-                            'description': 'Benchmark call',
-                            }])
-            transaction.commit()
-        if n >= 10:  # the first ones warm the caches up
-            times.append(time.perf_counter() - start)
-    times.sort()
-    bench.add({
-            'kind': 'log',
-            'label': 'sale.call create (p95 of %d)' % len(times),
-            'rows': len(times),
-            'orm': times[math.ceil(0.95 * len(times)) - 1],
-            'median': statistics.median(times),
-            })
+def add_percentiles(bench, label, runs):
+    totals_ = sorted(sum(t for _, t in run) for run in runs)
+    bench.add({'kind': 'log', 'label': '%s, p95 of %d' % (
+                label, len(runs)),
+            'rows': '1', 'sql': None, 'same': None, 'runs': len(runs),
+            'screen': totals_[math.ceil(0.95 * len(totals_)) - 1],
+            'median': statistics.median(totals_),
+            'requests': median_requests(runs)})

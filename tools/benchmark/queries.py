@@ -1,8 +1,9 @@
 # This file is part of sale_opportunity_management.  The COPYRIGHT file at
 # the top level of this repository contains the full copyright notices and
 # license terms.
-"""The hand-written SQL that tools/bench measures the ORM against: for each
-report the same rows as its table_query, and the trace list's fields."""
+"""The hand-written SQL that tools/bench measures the screens against: for
+each report the same rows as its table_query; for the trace list, Next call
+and the trace form the rows they show."""
 import datetime as dt
 
 # The administrator has no company: only the calls without company
@@ -117,24 +118,39 @@ HIGH_INTEREST = (
     "ORDER BY c.date DESC, c.id DESC")
 HIGH_INTEREST_COLUMNS = ['date', 'current_interest', 'calls', 'trace']
 
-# The reports of a row per trace or per call, also read a page at a time
-PAGED = {'sale.prospect_trace.report.interest',
-    'sale.call.report.high_interest'}
-PAGE = 1000  # rows, what the clients read at once
+# The list of the traces: the page of ids in the list's order (%s: the
+# operator clause), then the fields of the rows read
+TRACE_PAGE = (
+    "SELECT t.id FROM sale_prospect_trace t "
+    "JOIN sale_prospect p ON p.id = t.prospect "
+    "WHERE t.state = 'open' AND t.company IS NULL %s"
+    "ORDER BY t.next_call ASC NULLS FIRST, t.id DESC")
+# Parameter: the ids (in order)
+TRACE_ROWS = (
+    "SELECT t.id, p.name AS prospect, p.city AS prospect_city, "
+    "u.name AS business_unit, o.name AS operator, t.next_call, t.state, "
+    "s.call_count, s.last_call_date, s.current_interest "
+    "FROM unnest(%s::int[]) WITH ORDINALITY AS page(id, n) "
+    "JOIN sale_prospect_trace t ON t.id = page.id "
+    "JOIN sale_prospect p ON p.id = t.prospect "
+    "LEFT JOIN sale_business_unit u ON u.id = t.business_unit "
+    "LEFT JOIN res_user o ON o.id = p.assigned_operator "
+    "CROSS JOIN LATERAL ("
+        "SELECT count(*) AS call_count, max(c.date) AS last_call_date, "
+        "(SELECT l.interest FROM sale_call l "
+            "WHERE l.prospect_trace = t.id "
+            "ORDER BY l.date DESC, l.id DESC LIMIT 1) AS current_interest "
+        "FROM sale_call c WHERE c.prospect_trace = t.id) s "
+    "ORDER BY page.n")
+TRACE_COLUMNS = ['call_count', 'last_call_date', 'current_interest']
 
-# The trace list: the fields of the traces given twice (%s), in one query
-TRACE = (
-    "SELECT t.id, s.call_count, s.last_call_date, s.current_interest "
-    "FROM unnest(%s::int[]) AS t(id) LEFT JOIN ("
-        "SELECT prospect_trace, count(*) AS call_count, "
-        "max(date) AS last_call_date, "
-        "(array_agg(interest ORDER BY date DESC, id DESC))[1] "
-        "AS current_interest "
-        "FROM sale_call WHERE prospect_trace = ANY(%s) "
-        "GROUP BY prospect_trace) s ON s.prospect_trace = t.id")
-
-# Next call when nothing is due: the operator's oldest open trace never
-# called
+# Next call: the operator's earliest call due (parameters: the operator,
+# now), else their oldest open trace never called (the operator)
+NEXT_DUE = (
+    "SELECT t.id FROM sale_prospect_trace t "
+    "JOIN sale_prospect p ON p.id = t.prospect "
+    "WHERE p.assigned_operator = %s AND t.state = 'open' "
+    "AND t.next_call <= %s ORDER BY t.next_call, t.id LIMIT 1")
 NEVER_CALLED = (
     "SELECT t.id FROM sale_prospect_trace t "
     "JOIN sale_prospect p ON p.id = t.prospect "
@@ -142,43 +158,51 @@ NEVER_CALLED = (
     "AND t.next_call IS NULL AND NOT EXISTS ("
         "SELECT 1 FROM sale_call c WHERE c.prospect_trace = t.id) "
     "ORDER BY t.id LIMIT 1")
+# The form of a trace, with the calls its list shows (parameter: the trace)
+TRACE_FORM = TRACE_ROWS.replace(
+    "unnest(%s::int[]) WITH ORDINALITY AS page(id, n)",
+    "(SELECT %s::int AS id, 1 AS n) AS page")
+TRACE_CALLS = (
+    "SELECT c.id, c.date, c.call_type, c.interest, c.description, "
+    "o.name AS operator, c.duration FROM sale_call c "
+    "LEFT JOIN res_user o ON o.id = c.operator "
+    "WHERE c.prospect_trace = %s ORDER BY c.date DESC, c.id DESC LIMIT 20")
+
+# The report actions: label, action, period, hand-written SQL, its
+# parameters (from, to: the period; end: the day after to; now) and the
+# columns whose sums are compared
+PERIOD = ('from', 'to')
+REPORTS = [
+    ('calls per operator', 'act_call_report_operator', None,
+        OPERATOR, PERIOD, OPERATOR_COLUMNS),
+    *(('calls over time (%s)' % p, 'act_call_report_operator_timeseries', p,
+            timeseries(p), PERIOD, TIMESERIES_COLUMNS)
+        for p in ['day', 'week', 'month']),
+    ('interest by trace', 'act_prospect_trace_report_interest', None,
+        INTEREST, PERIOD, INTEREST_COLUMNS),
+    ('pending calls', 'act_prospect_trace_report_pending', None,
+        PENDING, ('end', 'now'), PENDING_COLUMNS),
+    ('prospects per operator', 'act_prospect_report_assignment', None,
+        ASSIGNMENT, (), ASSIGNMENT_COLUMNS),
+    ('potential customers', 'act_call_report_high_interest', None,
+        HIGH_INTEREST, PERIOD, HIGH_INTEREST_COLUMNS),
+    ]
 
 
-def hand_queries(from_date, to_date, now):
-    """Return the reports to measure: label, model, period, limit, the
-    hand-written SQL computing the same rows, its parameters and the
-    columns whose sums are compared"""
-    end = dt.datetime.combine(to_date + dt.timedelta(days=1), dt.time())
-    period = (from_date, to_date)
-    queries = {
-        'sale.call.report.operator': (OPERATOR, period, OPERATOR_COLUMNS),
-        }
-    for name in ['day', 'week', 'month']:
-        queries['sale.call.report.operator.timeseries', name] = (
-            timeseries(name), period, TIMESERIES_COLUMNS)
-    queries.update({
-            'sale.prospect_trace.report.interest': (
-                INTEREST, period, INTEREST_COLUMNS),
-            'sale.prospect_trace.report.pending': (
-                PENDING, (end, now), PENDING_COLUMNS),
-            'sale.prospect.report.assignment': (
-                ASSIGNMENT, (), ASSIGNMENT_COLUMNS),
-            'sale.call.report.high_interest': (
-                HIGH_INTEREST, period, HIGH_INTEREST_COLUMNS),
-            })
-    return list(reports(queries))
+def page(query, limit):
+    "The query of the first page of rows"
+    return '%s LIMIT %d' % (query, limit)
 
 
-def reports(queries):
-    "Yield a report per query, and its first page when the clients page it"
-    for key, (query, params, columns) in queries.items():
-        model, period = key if isinstance(key, tuple) else (key, None)
-        label = '%s (%s)' % key if period else model
-        report = {
-            'label': label, 'model': model, 'period': period,
-            'limit': None, 'query': query, 'params': params,
-            'columns': columns}
-        yield report
-        if model in PAGED:
-            yield dict(report, label='%s (first %d)' % (model, PAGE),
-                limit=PAGE, query=query + ' LIMIT %d' % PAGE)
+def counting(query, limit):
+    """The count of the rows as search_count counts them: up to limit, in
+    no order"""
+    body = query.rsplit(' ORDER BY ', 1)[0]
+    return 'SELECT count(*) FROM (%s LIMIT %d) AS q' % (body, limit)
+
+
+def parameters(names, from_date, to_date, now):
+    values = {'from': from_date, 'to': to_date, 'now': now,
+        'end': dt.datetime.combine(
+            to_date + dt.timedelta(days=1), dt.time())}
+    return tuple(values[n] for n in names)

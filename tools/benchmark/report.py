@@ -1,74 +1,44 @@
 # This file is part of sale_opportunity_management.  The COPYRIGHT file at
 # the top level of this repository contains the full copyright notices and
 # license terms.
-"""The results of tools/bench: one table of both measures (python and
-python -O), as text on stdout or in reStructuredText."""
-from .common import LIMIT, LOG_TARGET
+"""The results of tools/bench: one table of the screens, as text on stdout
+or in reStructuredText, and the EXPLAIN summaries."""
+from .common import LIMIT, RATIO_TARGET, SCREEN_TARGET
 
-HEADER = ['measure', 'rows', 'SQL ms', 'query ms', 'ORM ms', 'ORM -O ms',
-    'ratio', 'ratio -O', 'target', 'totals', 'result', 'result -O',
-    'client ms', 'client -O ms']
-TOO_SLOW = '> %d000' % LIMIT
+HEADER = ['screen', 'rows', 'SQL ms', 'screen ms', 'ratio', 'same rows',
+    '≤ %g×' % RATIO_TARGET, '< %d ms' % (SCREEN_TARGET * 1000),
+    'requests (ms)']
 
 
 def ms(seconds):
     return '%.1f' % (seconds * 1000) if seconds is not None else '-'
 
 
+def ratio(item):
+    "The screen over its SQL, when both give the same rows"
+    if item['sql'] and item['screen'] and item['same']:
+        return item['screen'] / item['sql']
+    return None
+
+
+def line(item):
+    r = ratio(item)
+    requests = ' + '.join('%s %s' % (n, ms(t)) for n, t in item['requests'])
+    if item['kind'] == 'log':
+        requests = 'median %s: %s' % (ms(item['median']), requests)
+    return [item['label'], item['rows'], ms(item['sql']),
+        ms(item['screen']) if item['screen'] is not None
+        else '> %d000' % LIMIT,
+        '%.2f' % r if r is not None else '-',
+        {None: '-', True: 'yes', False: 'NO'}[item['same']],
+        '-' if r is None else verdict(r <= RATIO_TARGET),
+        verdict(item['screen'] is not None
+            and item['screen'] < SCREEN_TARGET),
+        requests]
+
+
 def verdict(ok):
     return 'PASS' if ok else 'MISS'
-
-
-def rows_of(results):
-    "Yield the figures of each measure with python and with python -O"
-    plain, optimized = results['plain'], results['-O']
-    for item in plain['items']:
-        other = next(
-            i for i in optimized['items'] if i['label'] == item['label'])
-        yield item, other
-
-
-def orm_ms(item):
-    return TOO_SLOW if item['orm'] is None else ms(item['orm'])
-
-
-def client_ms(item):
-    if 'client' not in item:
-        return '-'
-    return ms(item['client']) if item['client'] else TOO_SLOW
-
-
-def log_line(item, other):
-    return [item['label'], str(item['rows']), '-', '-',
-        orm_ms(item), orm_ms(other), '-', '-',
-        '< %.0f ms' % (LOG_TARGET * 1000), '-',
-        verdict(item['orm'] < LOG_TARGET),
-        verdict(other['orm'] < LOG_TARGET), '-', '-']
-
-
-def compare_line(item, other):
-    "The line of a measure of the ORM against SQL"
-    target = item['target']
-    ratios = [None if figures['orm'] is None
-        else figures['orm'] / figures['sql'] for figures in [item, other]]
-    checked = [i['same'] for i in [item, other] if i['orm'] is not None]
-    query = (TOO_SLOW if item.get('query_timeout')
-        else ms(item.get('query')))
-    return [item['label'], str(item['rows']), ms(item['sql']),
-        query, orm_ms(item), orm_ms(other),
-        *('%.2f' % r if r is not None else '-' for r in ratios),
-        '≤ %g×' % target,
-        '-' if not checked else ('same' if all(checked) else 'DIFFER'),
-        *(verdict(r is not None and r <= target and i['same'])
-            for r, i in zip(ratios, [item, other])),
-        *(client_ms(i) for i in [item, other])]
-
-
-def table_lines(results):
-    lines = [log_line(item, other) if item['kind'] == 'log'
-        else compare_line(item, other)
-        for item, other in rows_of(results)]
-    return HEADER, lines
 
 
 def column_widths(header, lines):
@@ -76,74 +46,55 @@ def column_widths(header, lines):
         for i in range(len(header))]
 
 
-def print_results(results, machine, args):
-    print_heading(results, machine, args)
-    print()
-    print_table(*table_lines(results))
-    print()
-    print_differences(results)
-    print("data filled in %.0f s, whole run %.0f s" % (
-            machine['fill'], machine['total']))
-    print_plans(results['plain'].get('explain'))
-
-
-def print_heading(results, machine, args):
+def print_results(items, machine, args, plans=None):
     print()
     print("sale_opportunity_management benchmark: %d operators, "
         "%d prospects, %d traces, %d calls; reports on %s .. %s" % (
             args.operators, args.prospects, args.prospects, args.calls,
-            results['plain']['from_date'], results['plain']['to_date']))
-    print("machine: %s CPU(s) %s, %s, PostgreSQL %s, Python %s, trytond %s; "
-        "module at %s" % (machine['nproc'], machine.get('cpu', '?'),
+            machine['from_date'], machine['to_date']))
+    print("machine: %s CPU(s) %s, %s, PostgreSQL %s, Python %s, trytond %s "
+        "(PYTHONOPTIMIZE=%s); module at %s" % (
+            machine['nproc'], machine.get('cpu', '?'),
             machine.get('memory', '?'), machine['postgresql'],
-            machine['python'], machine['trytond'], machine['commit']))
+            machine['python'], machine['trytond'], machine['optimize'],
+            machine['commit']))
     print("PostgreSQL settings: %s" % ', '.join(
             '%s=%s' % i for i in sorted(machine['settings'].items())))
-    print("SQL = hand-written query, query = the report's table_query() run "
-        "bare, ORM = search_read/read/create, client = search then read in "
-        "two transactions; medians (p95 for the log)")
-
-
-def print_table(header, lines):
-    widths = column_widths(header, lines)
-    for row in [header, None, *lines]:
+    print("screen = the requests of the web client over JSON-RPC, one "
+        "after the other (median of the runs; p95 for logging a call); "
+        "SQL = hand-written queries giving the same rows")
+    print()
+    lines = [line(i) for i in items]
+    widths = column_widths(HEADER, lines)
+    for row in [HEADER, None, *lines]:
         if row is None:
             print('  '.join('-' * w for w in widths))
             continue
-        print('  '.join(
-                c.ljust(w) if i == 0 else c.rjust(w)
-                for i, (c, w) in enumerate(zip(row, widths))))
-
-
-def print_differences(results):
-    "The totals of the measures where the ORM and SQL disagree"
-    for item, other in rows_of(results):
-        for mode, figures in [('', item), (' -O', other)]:
-            if (figures['kind'] != 'log' and figures['orm'] is not None
-                    and not figures['same']):
-                print("totals of %s%s: ORM %s, SQL %s" % (
-                        figures['label'], mode, figures['orm_totals'],
-                        figures['sql_totals']))
-
-
-def print_plans(explain):
-    "The EXPLAIN ANALYZE of the queries of each report (--explain)"
-    if not explain:
-        return
+        print('  '.join(c.ljust(w) if i in {0, 8} else c.rjust(w)
+                for i, (c, w) in enumerate(zip(row, widths))).rstrip())
     print()
-    for label, plans in explain.items():
-        for plan in plans:
-            print('=== %s' % label)
-            print(plan)
-            print()
+    print("times: %s" % ', '.join(
+            '%s %.0f s' % i for i in machine['phases'].items()))
+    print_plans(plans)
 
 
-def rst_results(results):
-    header, lines = table_lines(results)
-    widths = column_widths(header, lines)
+def print_plans(plans):
+    "The EXPLAIN ANALYZE summaries of the slowest queries (--explain)"
+    for label, queries in (plans or {}).items():
+        print()
+        print('=== %s' % label)
+        for query in queries:
+            print('--- %.1f ms, %s' % (query['ms'], query['request']))
+            print(query['sql'])
+            print(query['plan'])
+
+
+def rst_table(items):
+    lines = [line(i) for i in items]
+    widths = column_widths(HEADER, lines)
     border = '  '.join('=' * w for w in widths)
 
-    def line(row):
-        return '  '.join(c.ljust(w) for c, w in zip(row, widths)).rstrip()
+    def row(cells):
+        return '  '.join(c.ljust(w) for c, w in zip(cells, widths)).rstrip()
     return '\n'.join(
-        [border, line(header), border, *map(line, lines), border]) + '\n'
+        [border, row(HEADER), border, *map(row, lines), border]) + '\n'
