@@ -213,6 +213,9 @@ def _values_reach(Model, values, to_check):
                 i for ids in args[::2] for i in ids]
             to_check[Target.__name__, modes[action]].update(
                 i for i in ids if i >= 0)
+            if action == 'write':
+                for target_values in args[1::2]:
+                    _values_reach(Target, target_values, to_check)
 
 
 def _reached(record, to_check, seen):
