@@ -26,42 +26,47 @@ from .exceptions import ReportContextError
 PATH_SEPARATOR = ' → '
 
 
-def used_by_report(name):
-    """Return the states hiding the filter from the reports that do not use
-    it: their action lists those they use in the context"""
-    return {
-        'invisible': ~In(
-            name, Eval('context', {}).get('report_filters', [name])),
-        }
-
-
 class Context(ModelView):
     __name__ = 'sale.call.report.context'
 
     from_date = fields.Date(
-        "From Date", states=used_by_report('from_date'),
+        "From Date",
         domain=[
             If(Eval('to_date') & Eval('from_date'),
                 ('from_date', '<=', Eval('to_date')),
                 ()),
             ])
     to_date = fields.Date(
-        "To Date", states=used_by_report('to_date'),
+        "To Date",
         domain=[
             If(Eval('from_date') & Eval('to_date'),
                 ('to_date', '>=', Eval('from_date')),
                 ()),
             ])
-    operator = fields.Many2One(
-        'res.user', "Operator", states=used_by_report('operator'))
-    business_unit = fields.Many2One(
-        'sale.business_unit', "Business Unit",
-        states=used_by_report('business_unit'))
+    operator = fields.Many2One('res.user', "Operator")
+    business_unit = fields.Many2One('sale.business_unit', "Business Unit")
     period = fields.Selection([
             ('day', "Day"),
             ('week', "Week"),
             ('month', "Month"),
-            ], "Period", required=True, states=used_by_report('period'))
+            ], "Period", required=True)
+
+    @classmethod
+    def __setup__(cls):
+        super().__setup__()
+        for name in ['from_date', 'to_date', 'operator', 'business_unit',
+                'period']:
+            field = getattr(cls, name)
+            field.states = {**field.states, **cls.used_by_report(name)}
+
+    @classmethod
+    def used_by_report(cls, name):
+        """Return the states hiding the filter from the reports that do not
+        use it: their action lists those they use in the context"""
+        return {
+            'invisible': ~In(
+                name, Eval('context', {}).get('report_filters', [name])),
+            }
 
     @classmethod
     def default_from_date(cls):
@@ -93,67 +98,39 @@ class Context(ModelView):
     def default_period(cls):
         return Transaction().context.get('period', 'day')
 
+    @classmethod
+    def report_context(cls):
+        """Return the filters of the report context, checked: the values come
+        from the client as they are, and one of the wrong type must be
+        refused with a user error rather than reach the SQL query"""
+        context = Transaction().context
+        values = {}
+        for name in ['from_date', 'to_date']:
+            value = context.get(name)
+            if isinstance(value, str):
+                try:
+                    value = dt.date.fromisoformat(value)
+                except ValueError:
+                    raise cls._invalid(name, value)
+            if value is not None and not isinstance(value, dt.date):
+                raise cls._invalid(name, value)
+            values[name] = value
+        for name in ['operator', 'business_unit']:
+            value = context.get(name)
+            if value is not None and (
+                    isinstance(value, bool) or not isinstance(value, int)):
+                raise cls._invalid(name, value)
+            values[name] = value
+        values['period'] = context.get('period') or 'day'
+        if values['period'] not in dict(cls.period.selection):
+            raise cls._invalid('period', values['period'])
+        return values
 
-def company_filter(column):
-    "Return the condition on the companies of the user, or no company"
-    User = Pool().get('res.user')
-    return column.in_(User.get_companies() or [-1]) | (column == Null)
-
-
-PERIODS = {'day', 'week', 'month'}
-
-
-def report_context():
-    """Return the filters of the report context, checked: the values come
-    from the client as they are, and one of the wrong type must be refused
-    with a user error rather than reach the SQL query"""
-    context = Transaction().context
-
-    def invalid(name, value):
+    @classmethod
+    def _invalid(cls, name, value):
         return ReportContextError(gettext(
                 'sale_opportunity_management.msg_report_context_invalid',
                 name=name, value=str(value)[:100]))
-    values = {}
-    for name in ['from_date', 'to_date']:
-        value = context.get(name)
-        if isinstance(value, str):
-            try:
-                value = dt.date.fromisoformat(value)
-            except ValueError:
-                raise invalid(name, value)
-        if value is not None and not isinstance(value, dt.date):
-            raise invalid(name, value)
-        values[name] = value
-    for name in ['operator', 'business_unit']:
-        value = context.get(name)
-        if value is not None and (
-                isinstance(value, bool) or not isinstance(value, int)):
-            raise invalid(name, value)
-        values[name] = value
-    period = context.get('period') or 'day'
-    if period not in PERIODS:
-        raise invalid('period', period)
-    values['period'] = period
-    return values
-
-
-def period_start(period, column):
-    "Return the SQL expression of the first day of the column's period"
-    if period == 'week' and backend.name == 'sqlite':
-        # SQLite's date_trunc of trytond knows no week: go back to Monday
-        return SQLite_Date(column, 'weekday 0', '-6 days')
-    return DateTrunc(period, column)
-
-
-def calls_in_period(call):
-    "Return the condition on the calls of the companies and the period"
-    context = report_context()
-    where = company_filter(call.company)
-    if context.get('from_date'):
-        where &= call.date >= context['from_date']
-    if context.get('to_date'):
-        where &= call.date <= context['to_date']
-    return where
 
 
 class ReportMixin:
@@ -187,6 +164,24 @@ class ReportMixin:
     def _group_by(cls, tables):
         return []
 
+    @classmethod
+    def _company_filter(cls, column):
+        "Return the condition on the companies of the user, or no company"
+        User = Pool().get('res.user')
+        return column.in_(User.get_companies() or [-1]) | (column == Null)
+
+    @classmethod
+    def _calls_in_period(cls, call):
+        "Return the condition on the calls of the companies and the period"
+        Context = Pool().get('sale.call.report.context')
+        context = Context.report_context()
+        where = cls._company_filter(call.company)
+        if context['from_date']:
+            where &= call.date >= context['from_date']
+        if context['to_date']:
+            where &= call.date <= context['to_date']
+        return where
+
 
 class CallReportMixin(ReportMixin):
     "Report on the calls of the period of the context"
@@ -208,18 +203,38 @@ class CallReportMixin(ReportMixin):
 
     @classmethod
     def _where(cls, tables):
-        context = report_context()
+        Context = Pool().get('sale.call.report.context')
+        context = Context.report_context()
         call = tables['call']
-        where = calls_in_period(call)
-        if context.get('business_unit'):
+        where = cls._calls_in_period(call)
+        if context['business_unit']:
             where &= cls._in_business_unit(tables, context['business_unit'])
-        if context.get('operator'):
+        if context['operator']:
             where &= call.operator == context['operator']
         return where
 
     @classmethod
     def _in_business_unit(cls, tables, business_unit):
         return tables['trace'].business_unit == business_unit
+
+    @classmethod
+    def open_calls_domain(cls, rows):
+        "Return the domain of the calls counted in the rows"
+        Context = Pool().get('sale.call.report.context')
+        context = Context.report_context()
+        domain = [['OR', *(cls._row_calls_domain(r) for r in rows)]]
+        if context['from_date']:
+            domain.append(('date', '>=', context['from_date']))
+        if context['to_date']:
+            domain.append(('date', '<=', context['to_date']))
+        if context['business_unit']:
+            domain.append(('business_unit', '=', context['business_unit']))
+        return domain
+
+    @classmethod
+    def _row_calls_domain(cls, row):
+        "Return the domain of the calls counted in the row"
+        return [('operator', '=', row.operator.id if row.operator else None)]
 
 
 class CallOperator(CallReportMixin, ModelSQL, ModelView):
@@ -276,6 +291,13 @@ class CallOperator(CallReportMixin, ModelSQL, ModelView):
         call, trace = tables['call'], tables['trace']
         return [call.operator, trace.business_unit]
 
+    @classmethod
+    def _row_calls_domain(cls, row):
+        return super()._row_calls_domain(row) + [
+            ('business_unit', '=',
+                row.business_unit.id if row.business_unit else None),
+            ]
+
 
 class CallOperatorTimeseries(CallReportMixin, ModelSQL, ModelView):
     __name__ = 'sale.call.report.operator.timeseries'
@@ -296,6 +318,16 @@ class CallOperatorTimeseries(CallReportMixin, ModelSQL, ModelView):
             ]
 
     @classmethod
+    def table_query(cls):
+        # The calls with the first day of their period, grouped in an outer
+        # query by its plain column: PostgreSQL binds the period as a
+        # parameter, which makes two DateTrunc expressions different to it
+        calls = super().table_query()
+        return calls.select(
+            *cls._bucket_columns(calls),
+            group_by=cls._bucket_group_by(calls))
+
+    @classmethod
     def _joins(cls):
         # The calls alone: PostgreSQL would not drop an unused join
         Call = Pool().get('sale.call')
@@ -310,23 +342,23 @@ class CallOperatorTimeseries(CallReportMixin, ModelSQL, ModelView):
                 trace.id, where=trace.business_unit == business_unit))
 
     @classmethod
-    def table_query(cls):
-        # The calls with the first day of their period, grouped in an outer
-        # query by its plain column: PostgreSQL binds the period as a
-        # parameter, which makes two DateTrunc expressions different to it
-        calls = super().table_query()
-        return calls.select(
-            *cls._bucket_columns(calls),
-            group_by=cls._bucket_group_by(calls))
-
-    @classmethod
     def _columns(cls, tables):
-        period = report_context()['period']
+        Context = Pool().get('sale.call.report.context')
+        period = Context.report_context()['period']
         call = tables['call']
         return [
             call.id, call.operator, call.interest,
-            cls.date.sql_cast(period_start(period, call.date)).as_('date'),
+            cls.date.sql_cast(cls._period_start(period, call.date)
+                ).as_('date'),
             ]
+
+    @classmethod
+    def _period_start(cls, period, column):
+        "Return the SQL expression of the first day of the column's period"
+        if period == 'week' and backend.name == 'sqlite':
+            # SQLite's date_trunc of trytond knows no week: back to Monday
+            return SQLite_Date(column, 'weekday 0', '-6 days')
+        return DateTrunc(period, column)
 
     @classmethod
     def _bucket_columns(cls, calls):
@@ -343,6 +375,16 @@ class CallOperatorTimeseries(CallReportMixin, ModelSQL, ModelView):
     @classmethod
     def _bucket_group_by(cls, calls):
         return [calls.operator, calls.date]
+
+    @classmethod
+    def _row_calls_domain(cls, row):
+        Context = Pool().get('sale.call.report.context')
+        period = Context.report_context()['period']
+        end = row.date + relativedelta(**{period + 's': 1})
+        return super()._row_calls_domain(row) + [
+            ('date', '>=', row.date),
+            ('date', '<', end),
+            ]
 
 
 class TraceReportMixin(ReportMixin):
@@ -439,14 +481,15 @@ class TraceInterest(TraceReportMixin, ModelSQL, ModelView):
     def _where(cls, tables):
         pool = Pool()
         Call = pool.get('sale.call')
-        context = report_context()
+        Context = pool.get('sale.call.report.context')
+        context = Context.report_context()
         trace, prospect = tables['trace'], tables['prospect']
         call = Call.__table__()
         where = trace.id.in_(call.select(
-                call.prospect_trace, where=calls_in_period(call)))
-        if context.get('business_unit'):
+                call.prospect_trace, where=cls._calls_in_period(call)))
+        if context['business_unit']:
             where &= trace.business_unit == context['business_unit']
-        if context.get('operator'):
+        if context['operator']:
             where &= prospect.assigned_operator == context['operator']
         return where
 
@@ -498,7 +541,8 @@ class TracePending(TraceReportMixin, ModelSQL, ModelView):
 
     @classmethod
     def _columns(cls, tables):
-        context = report_context()
+        Context = Pool().get('sale.call.report.context')
+        context = Context.report_context()
         trace, prospect, call = (
             tables['trace'], tables['prospect'], tables['call'])
         # EXISTS uses the index of the calls by trace, where IN would read
@@ -506,7 +550,7 @@ class TracePending(TraceReportMixin, ModelSQL, ModelView):
         called = Exists(call.select(
                 call.id, where=call.prospect_trace == trace.id))
         due = trace.next_call != Null
-        if context.get('to_date'):
+        if context['to_date']:
             end = dt.datetime.combine(
                 context['to_date'] + dt.timedelta(days=1), dt.time())
             due &= trace.next_call < end
@@ -524,12 +568,13 @@ class TracePending(TraceReportMixin, ModelSQL, ModelView):
 
     @classmethod
     def _where(cls, tables):
-        context = report_context()
+        Context = Pool().get('sale.call.report.context')
+        context = Context.report_context()
         trace, prospect = tables['trace'], tables['prospect']
-        where = (trace.state == 'open') & company_filter(trace.company)
-        if context.get('operator'):
+        where = (trace.state == 'open') & cls._company_filter(trace.company)
+        if context['operator']:
             where &= prospect.assigned_operator == context['operator']
-        if context.get('business_unit'):
+        if context['business_unit']:
             where &= trace.business_unit == context['business_unit']
         return where
 
@@ -585,13 +630,14 @@ class ProspectAssignment(ReportMixin, ModelSQL, ModelView):
 
     @classmethod
     def _where(cls, tables):
-        context = report_context()
+        Context = Pool().get('sale.call.report.context')
+        context = Context.report_context()
         prospect = tables['prospect']
-        where = (prospect.active == Literal(True)) & company_filter(
+        where = (prospect.active == Literal(True)) & cls._company_filter(
             prospect.company)
-        if context.get('operator'):
+        if context['operator']:
             where &= prospect.assigned_operator == context['operator']
-        if context.get('business_unit'):
+        if context['business_unit']:
             where &= prospect.business_unit == context['business_unit']
         return where
 
@@ -659,6 +705,10 @@ class CallHighInterest(CallReportMixin, ModelSQL, ModelView):
     def _where(cls, tables):
         return super()._where(tables) & (tables['call'].interest == '3')
 
+    @classmethod
+    def _row_calls_domain(cls, row):
+        return [('id', '=', row.id)]
+
 
 class OpenCalls(Wizard):
     "Open the calls counted in the selected rows of a call report"
@@ -668,31 +718,7 @@ class OpenCalls(Wizard):
     start = StateAction('sale_opportunity_management.act_call_form')
 
     def do_start(self, action):
-        context = report_context()
-        rows = ['OR']
-        for record in self.records:
-            row = [
-                ('operator', '=', record.operator.id
-                    if record.operator else None),
-                ]
-            if 'business_unit' in self.model._fields:
-                row.append(('business_unit', '=', record.business_unit.id
-                        if record.business_unit else None))
-            if 'date' in self.model._fields:
-                period = context['period']
-                end = record.date + relativedelta(**{period + 's': 1})
-                row.extend([
-                        ('date', '>=', record.date),
-                        ('date', '<', end),
-                        ])
-            rows.append(row)
-        domain = [rows]
-        if context.get('from_date'):
-            domain.append(('date', '>=', context['from_date']))
-        if context.get('to_date'):
-            domain.append(('date', '<=', context['to_date']))
-        if context.get('business_unit'):
-            domain.append(('business_unit', '=', context['business_unit']))
-        action['pyson_domain'] = PYSONEncoder().encode(domain)
+        action['pyson_domain'] = PYSONEncoder().encode(
+            self.model.open_calls_domain(self.records))
         action['domains'] = []
         return action, {}

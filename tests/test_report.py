@@ -4,6 +4,7 @@
 import datetime as dt
 
 from trytond.pool import Pool
+from trytond.pyson import PYSONDecoder
 from trytond.tests.test_tryton import (
     TestCase, activate_module, drop_db, with_transaction)
 from trytond.transaction import Transaction, check_access
@@ -53,7 +54,7 @@ class ReportTestCase(TestCase):
         Trace = pool.get('sale.prospect_trace')
         Call = pool.get('sale.call')
         prospect, = Prospect.create([{
-                    'name': "Optics",
+                    'name': "Optics of %s" % operator.name,
                     'assigned_operator': operator.id,
                     }])
         trace, = Trace.create([{'prospect': prospect.id}])
@@ -122,3 +123,38 @@ class ReportTestCase(TestCase):
             for user in [admin, operator]:
                 with self.subTest(report=name, user=user.login):
                     self.assertTrue(self._read_as(user, name))
+
+    def _open_calls(self, model, ids):
+        "Return the domain of the calls the wizard opens"
+        OpenCalls = Pool().get('sale.call.report.open_calls', type='wizard')
+        with Transaction().set_context(
+                active_model=model, active_ids=ids, active_id=ids[0]):
+            session_id, _, _ = OpenCalls.create()
+            result = OpenCalls.execute(session_id, {}, 'start')
+        (action, _), = result['actions']
+        return PYSONDecoder().decode(action['pyson_domain'])
+
+    @with_transaction()
+    def test_open_calls(self):
+        "Test the calls opened from a row are those counted"
+        pool = Pool()
+        Call = pool.get('sale.call')
+        operator, other = self._operator('operator'), self._operator('other')
+        trace = self._called_prospect(operator, ['0', '3'])
+        self._called_prospect(other, ['1'])
+        today = dt.date.today()
+        for name, context in [
+                ('sale.call.report.operator', {}),
+                ('sale.call.report.operator.timeseries', {'period': 'week'}),
+                ('sale.call.report.high_interest', {'from_date': today}),
+                ]:
+            with self.subTest(report=name), \
+                    Transaction().set_context(context):
+                Report = pool.get(name)
+                row, = Report.search([('operator', '=', operator.id)])
+                domain = self._open_calls(name, [row.id])
+                self.assertEqual(
+                    sorted(c.id for c in Call.search(domain)),
+                    sorted(c.id for c in trace.calls
+                        if name != 'sale.call.report.high_interest'
+                        or c.interest == '3'))
