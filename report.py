@@ -717,7 +717,31 @@ class OpenCalls(Wizard):
 
     start = StateAction('sale_opportunity_management.act_call_form')
 
+    @classmethod
+    def check_access(cls):
+        # Before the checks of Tryton, which fail on an unknown model name;
+        # proteus creates the session without a model
+        name = Transaction().context.get('active_model')
+        if name is not None:
+            cls.check_report(name)
+        super().check_access()
+
+    @classmethod
+    def check_report(cls, name):
+        "Refuse to open the calls of the records of what is not a call report"
+        pool = Pool()
+        IrModel = pool.get('ir.model')
+        try:
+            is_report = issubclass(pool.get(name), CallReportMixin)
+        except (KeyError, TypeError):  # unknown or unhashable name
+            is_report = False
+        if not is_report:
+            raise ReportContextError(gettext(
+                    'sale_opportunity_management.msg_report_open_calls_model',
+                    model=IrModel.get_name(str(name or '')[:100])))
+
     def do_start(self, action):
+        self.check_report(self.model and self.model.__name__)
         action['pyson_domain'] = PYSONEncoder().encode(
             self.model.open_calls_domain(self.records))
         action['domains'] = []

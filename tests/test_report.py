@@ -3,6 +3,8 @@
 # license terms.
 import datetime as dt
 
+from trytond.exceptions import UserError
+from trytond.model.exceptions import AccessError
 from trytond.pool import Pool
 from trytond.pyson import PYSONDecoder
 from trytond.tests.test_tryton import (
@@ -124,6 +126,52 @@ class ReportTestCase(TestCase):
                 with self.subTest(report=name, user=user.login):
                     self.assertTrue(self._read_as(user, name))
 
+    @with_transaction()
+    def test_reassigned_prospect_rows(self):
+        "Test a former operator no longer sees the reassigned prospect"
+        pool = Pool()
+        Prospect = pool.get('sale.prospect')
+        former, current = self._operator('former'), self._operator('current')
+        trace = self._called_prospect(former, ['2', '3'])
+        rows = self._read_as(former, 'sale.call.report.high_interest')
+        self.assertEqual(
+            [(r['prospect'], r['current_interest']) for r in rows],
+            [(trace.prospect.id, '3')])
+
+        Prospect.write([trace.prospect], {'assigned_operator': current.id})
+        for name in REPORTS:
+            with self.subTest(report=name):
+                # the client reads every column without an access error
+                self._read_as(former, name)
+                self._read_as(current, name)
+        self.assertEqual(
+            self._read_as(former, 'sale.call.report.high_interest'), [])
+        self.assertEqual(
+            self._read_as(current, 'sale.call.report.high_interest'), [])
+        # the calls made stay counted for the operator who made them
+        row, = self._read_as(former, 'sale.call.report.operator')
+        self.assertEqual(
+            (row['operator'], row['calls']), (former.id, 2))
+        # and the history of the trace goes with the prospect
+        row, = self._read_as(current, 'sale.prospect_trace.report.interest')
+        self.assertEqual(
+            (row['trace'], row['interest_path']), (trace.id, '2 → 3'))
+
+    @with_transaction()
+    def test_reassigned_prospect_rows_admin(self):
+        "Test the administrators see the calls of the reassigned prospects"
+        pool = Pool()
+        User = pool.get('res.user')
+        Prospect = pool.get('sale.prospect')
+        former, current = self._operator('former'), self._operator('current')
+        trace = self._called_prospect(former, ['3'])
+        Prospect.write([trace.prospect], {'assigned_operator': current.id})
+        admin = User(Transaction().user)
+        row, = self._read_as(admin, 'sale.call.report.high_interest')
+        self.assertEqual(
+            (row['operator'], row['prospect'], row['prospect.']['rec_name']),
+            (former.id, trace.prospect.id, trace.prospect.rec_name))
+
     def _open_calls(self, model, ids):
         "Return the domain of the calls the wizard opens"
         OpenCalls = Pool().get('sale.call.report.open_calls', type='wizard')
@@ -158,3 +206,35 @@ class ReportTestCase(TestCase):
                     sorted(c.id for c in trace.calls
                         if name != 'sale.call.report.high_interest'
                         or c.interest == '3'))
+
+    @with_transaction()
+    def test_open_calls_other_model(self):
+        "Test opening the calls of records other than a call report fails"
+        pool = Pool()
+        User = pool.get('res.user')
+        operator = self._operator('operator')
+        trace = self._called_prospect(operator, ['3'])
+        for model, ids in [
+                ('res.user', [operator.id]),
+                ('sale.prospect', [trace.prospect.id]),
+                ('sale.prospect_trace.report.interest', [trace.id]),
+                ('no.such.model', [1]),
+                (None, [1]),
+                ]:
+            for user in [User(Transaction().user), operator]:
+                with self.subTest(model=model, user=user.login), \
+                        Transaction().set_user(user.id), \
+                        self.assertRaisesRegex(UserError, "not a call report"):
+                    self._open_calls(model, ids)
+
+    @with_transaction()
+    def test_open_calls_other_rows(self):
+        "Test an operator cannot open the calls of another's row"
+        pool = Pool()
+        Report = pool.get('sale.call.report.operator')
+        operator, other = self._operator('operator'), self._operator('other')
+        self._called_prospect(other, ['1'])
+        row, = Report.search([])
+        with Transaction().set_user(operator.id), \
+                self.assertRaises(AccessError):
+            self._open_calls('sale.call.report.operator', [row.id])
