@@ -20,13 +20,13 @@ from trytond.tools import grouped_slice
 from trytond.transaction import Transaction
 from trytond.wizard import StateAction, Wizard
 
-from .common import INTERESTS
+from .common import INTERESTS, RecordAccessMixin
 from .exceptions import ReportContextError
 
 PATH_SEPARATOR = ' → '
 
 
-class Context(ModelView):
+class Context(RecordAccessMixin, ModelView):
     __name__ = 'sale.call.report.context'
 
     from_date = fields.Date(
@@ -133,10 +133,17 @@ class Context(ModelView):
                 name=name, value=str(value)[:100]))
 
 
-class ReportMixin:
+class ReportMixin(RecordAccessMixin):
     """Read-only report whose query is assembled from small class methods,
     for other modules to extend"""
     __slots__ = ()
+
+    @classmethod
+    def __setup__(cls):
+        super().__setup__()
+        # Rows are read, never stored: no door to write them
+        for method in ['create', 'write', 'delete', 'copy', 'import_data']:
+            cls.__rpc__.pop(method, None)
 
     @classmethod
     def table_query(cls):
