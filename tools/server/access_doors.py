@@ -456,7 +456,8 @@ def wizard_doors(name, wizard, role, surface_models, ids_of):
     for model, ids in actives:
         context = dict(c.context, active_model=model, active_id=ids[0],
             active_ids=ids)
-        data = {s: foreign_values(surface_models[m], role, ids_of)
+        data = {s: foreign_values(
+                surface_models[m], role, ids_of, actions=False)
             for s, m in views.items() if m in surface_models}
         for step in steps:
             def run(step=step, context=context, data=data):
