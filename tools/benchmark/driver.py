@@ -174,6 +174,8 @@ def machine_info(bench):
         'trytond': trytond.__version__,
         'optimize': 1,
         'commit': git_commit(),
+        # Other jobs on the machine show here: the figures vary with them
+        'load': '%.1f %.1f %.1f' % os.getloadavg(),
         'from_date': str(bench.from_date),
         'to_date': str(bench.today),
         }

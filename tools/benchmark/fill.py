@@ -21,7 +21,8 @@ WORDS = ['Óptica', 'Brigadas', 'Equipos', 'Visión', 'Salud', 'Lentes',
     'Clínica', 'Centro', 'Distribuidora', 'Laboratorio']
 SUFFIXES = ['S.A.S', 'SAS', 'Ltda', 'S.A.', '']
 NUMBER = '4242424242'  # stands for the prospect's number in a name
-TABLES = ['sale_prospect', 'sale_prospect_trace', 'sale_call']
+TABLES = ['sale_prospect', 'prospect_contact_method', 'sale_prospect_trace',
+    'sale_call']
 
 
 def main(args):
@@ -33,7 +34,7 @@ def main(args):
     uri = os.environ['TRYTOND_DATABASE_URI']
     with psycopg.connect(uri + DB_NAME, autocommit=True) as conn:
         fill(conn, args, team, key_templates())
-        check_name_keys(conn)
+        check_keys(conn)
         vacuum(conn)
     log("bench: %d prospects and traces, %d calls filled in %.0f s" % (
             args.prospects, args.calls, time.monotonic() - started))
@@ -95,7 +96,8 @@ def fill(conn, args, team, templates):
     conn.execute("SET maintenance_work_mem = '1GB'")
     conn.execute("SELECT setseed(%s)", (args.seed % 1000 / 1000,))
     indexes = drop_indexes(conn)
-    for label, sql in [('prospects', PROSPECTS), ('traces', TRACES),
+    for label, sql in [('prospects', PROSPECTS), ('contacts', CONTACTS),
+            ('traces', TRACES),
             ('nothing due for the first operator', NOTHING_DUE),
             ('calls planned', CALL_PLAN), ('calls', CALLS),
             ('first calls', FIRST_CALLS),
@@ -155,13 +157,22 @@ FROM (SELECT id,
     FROM generate_series(1, %(prospects)s) AS id) AS p
 """
 
-# One trace per prospect, with its id; closed for customers, lost
+# A phone number per prospect, with its id, as the module writes it
+CONTACTS = """
+INSERT INTO prospect_contact_method (id, active, contact_type, create_date,
+    create_uid, prospect, sequence, value, value_compact)
+SELECT id, true, 'phone', create_date, create_uid, id, 10,
+    '+57 601 ' || (2000000 + id), '+57601' || (2000000 + id)
+FROM sale_prospect
+"""
+
+# One trace per prospect, with its id, calling its phone; closed for customers, lost
 # prospects and 8% of the others; a third of the open ones with a next call
 # between ten days ago and twenty days ahead
 TRACES = """
-INSERT INTO sale_prospect_trace (id, prospect, business_unit, create_date,
-    create_uid, next_call, next_call_note, state)
-SELECT id, id, business_unit, create_date,
+INSERT INTO sale_prospect_trace (id, prospect, prospect_contact,
+    business_unit, create_date, create_uid, next_call, next_call_note, state)
+SELECT id, id, id, business_unit, create_date,
     coalesce(assigned_operator, %(admin)s), next_call,
     CASE WHEN next_call IS NOT NULL THEN 'Call back' END,
     CASE WHEN closed THEN 'closed' ELSE 'open' END
@@ -213,11 +224,12 @@ FROM counted, generate_series(1, n)
 
 # The calls: dates follow the ids (as calls are logged) over the history;
 # mostly by the trace's operator; interests 0 to 3 in proportions
-# 35/30/22/13; every call a follow-up until FIRST_CALLS
+# 35/30/22/13; the trace's phone; every call a follow-up until FIRST_CALLS
 CALLS = """
-INSERT INTO sale_call (id, call_type, create_date, create_uid, date,
-    description, duration, interest, operator, prospect_trace)
-SELECT id, 'followup_call',
+INSERT INTO sale_call (id, call_type, contact_method, create_date,
+    create_uid, date, description, duration, interest, operator,
+    prospect_trace)
+SELECT id, 'followup_call', trace,
     date + interval '8 hours' + random() * interval '10 hours', operator,
     date,
     CASE WHEN interest = '3'
@@ -244,15 +256,20 @@ WHERE id IN (SELECT min(id) FROM bench_call GROUP BY trace)
 """
 
 
-def check_name_keys(conn):
-    "The keys made in SQL must be those of the module"
+def check_keys(conn):
+    "The name keys and compact phones made in SQL must be the module's"
+    from trytond.modules.sale_opportunity_management.contact_method import (
+        compact_phone)
     from trytond.modules.sale_opportunity_management.prospect import (
         name_key)
-    rows = conn.execute("SELECT name, name_key FROM sale_prospect "
-        "ORDER BY id LIMIT 1000").fetchall()
-    wrong = [r for r in rows if name_key(r[0]) != r[1]]
+    rows = conn.execute("SELECT p.name, p.name_key, c.value, "
+        "c.value_compact FROM sale_prospect p "
+        "JOIN prospect_contact_method c ON c.prospect = p.id "
+        "ORDER BY p.id LIMIT 1000").fetchall()
+    wrong = [r for r in rows
+        if (name_key(r[0]), compact_phone(r[2])) != (r[1], r[3])]
     if wrong:
-        raise ValueError("name keys differ from the module's: %s" % wrong[:3])
+        raise ValueError("keys differ from the module's: %s" % wrong[:3])
 
 
 def vacuum(conn):

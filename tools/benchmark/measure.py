@@ -68,6 +68,15 @@ class Bench:
             times.append(duration)
         return times, result
 
+    def attempt(self, func, default=None):
+        """Return func(), or (None, default) when a request or a query
+        lasted longer than the limit (or failed)"""
+        try:
+            return func()
+        except (rpc.harness.RPCError, OSError, psycopg.Error) as error:
+            log("  failed: %s" % str(error)[:300])
+            return None, default
+
     def add(self, item):
         self.items.append(item)
         show(item)
@@ -93,6 +102,13 @@ def main(bench):
     measure_next_call(bench, 'next call (a call due)', 1)
     measure_next_call(bench, 'next call (nothing due)', 0)
     rng = random.Random(bench.args.seed)
+    measure_screen_logs(bench, rng,
+        "operator's screen: no answer, next trace", 'no_answer',
+        lambda rng: {})
+    measure_screen_logs(bench, rng,
+        "operator's screen: answered, call in two hours, next trace",
+        'in_two_hours', lambda rng: {
+            'interest': rng.choice('123'), 'description': 'Benchmark call'})
     traces = open_traces(bench)
     measure_log_wizard(bench, rng, traces)
     measure_log_create(bench, rng, traces)
@@ -115,11 +131,14 @@ def timed_sql(bench, steps):
 
 
 def median_requests(runs):
-    "The median time of each request over the runs"
-    names = [n for n, _ in runs[0]]
-    return [(n, statistics.median(run[i][1] for run in runs
-                if len(run) > i))
-        for i, n in enumerate(names)]
+    """The median time of each kind of request over the runs (a run may
+    lack some: a trace without contacts reads no contacts)"""
+    names = []
+    for run in runs:
+        names.extend(n for n, _ in run if n not in names)
+    return [(name, statistics.median(
+                sum(t for n, t in run if n == name) for run in runs))
+        for name in names]
 
 
 # --- lists ------------------------------------------------------------------
@@ -128,23 +147,22 @@ def measure_list(bench, label, screen, sql_steps, columns, details=0):
     """Time the list screen and its SQL: sql_steps give the page of rows,
     their count when the page is full and, at index details, the rows
     read"""
-    sql_times, sql_results = bench.repeat(
-        lambda: timed_sql(bench, sql_steps))
+    sql_times, sql_results = bench.attempt(
+        lambda: bench.repeat(lambda: timed_sql(bench, sql_steps)))
     runs = []
 
     def open_screen():
         times, ids, count, rows = screen.open()
         runs.append(times)
         return sum(t for _, t in times), (ids, count, rows)
-    try:
-        times, (ids, count, rows) = bench.repeat(open_screen)
-    except (rpc.harness.RPCError, OSError) as error:
-        log("  %s: %s" % (label, error))
-        times, ids, count, rows = None, [], 0, []
-    page, counted = sql_results[:2]
-    sql_count = counted[0]['count'] if counted else len(page)
-    same = bool(times) and count == sql_count and same_rows(
-        ids, rows, page, sql_results[details], columns)
+    times, (ids, count, rows) = bench.attempt(
+        lambda: bench.repeat(open_screen), default=([], 0, []))
+    same = None
+    if times and sql_times:
+        page, counted = sql_results[:2]
+        sql_count = counted[0]['count'] if counted else len(page)
+        same = count == sql_count and same_rows(
+            ids, rows, page, sql_results[details], columns)
     bench.screens[label] = {'kind': 'list', 'model': screen.model,
         'user': screen.client.user_id, 'context': screen.context,
         'domain': screen.domain, 'limit': screen.limit,
@@ -152,7 +170,8 @@ def measure_list(bench, label, screen, sql_steps, columns, details=0):
         'read': ids[:screen.batch], 'count': len(ids) == screen.limit}
     bench.add({'kind': 'list', 'label': label,
             'rows': rows_text(len(ids), count) if times else '-',
-            'sql': statistics.median(sql_times),
+            'sql': statistics.median(sql_times) if sql_times else None,
+            'sql_failed': not sql_times,
             'screen': statistics.median(times) if times else None,
             'runs': len(times or []),
             'requests': median_requests(runs[-len(times):]) if times else [],
@@ -196,7 +215,8 @@ def totals(rows, columns):
     return sums
 
 
-def measure_report(bench, label, action, period, query, names, columns):
+def measure_report(bench, label, action, period, page, count, names,
+        columns):
     "A report's list as the administrator, with the report's context"
     context = {'from_date': bench.from_date, 'to_date': bench.today,
         'operator': None, 'business_unit': None,
@@ -208,8 +228,8 @@ def measure_report(bench, label, action, period, query, names, columns):
         names, bench.from_date, bench.today, dt.datetime.now())
     # The page holds the columns read
     measure_list(bench, label, screen, [
-            (queries.page(query, screen.limit), params),
-            (queries.counting(query, screen.limit * 100),
+            (page(screen.limit), params),
+            (count(screen.limit * 100),
                 lambda results: params if len(results[0]) == screen.limit
                 else None),
             ], columns)
@@ -240,25 +260,53 @@ def measure_trace_list(bench, label, operator):
 
 # --- Next call --------------------------------------------------------------
 
+NEXT_CALL = 'sale.prospect_trace.next_call'
+
+
+def open_next_call(client, times, form):
+    """Click Next call: return the trace shown, the values shown and the
+    wizard's session and view when the trace is shown in the wizard itself
+    (the operator's screen), else None (the trace's form opened)"""
+    context = dict(client.context)
+    session, _, _ = client.timed(times, 'create',
+        'wizard.%s.create' % NEXT_CALL, context=context)
+    result = client.timed(times, 'start', 'wizard.%s.execute' % NEXT_CALL,
+        session, {}, 'start', context=context)
+    if 'view' in result:
+        view = rpc.WizardView(client, times, result, context)
+        return view.values['trace'], view.values, (session, view)
+    client.timed(times, 'delete', 'wizard.%s.delete' % NEXT_CALL, session,
+        context=context)
+    action, data = result['actions'][0]
+    if form is None:
+        return data['res_id'], {}, None
+    row = form.read(times, data['res_id'])
+    return row['id'], row, None
+
+
+def close_wizard(client, session):
+    "Close the wizard (untimed: the operator's shift is over)"
+    client.call('wizard.%s.delete' % NEXT_CALL, session)
+
+
 def measure_next_call(bench, label, operator):
-    """The Next call action of the operator: the wizard, then the form of
-    the trace it opens (its fields and its last calls), beside the SQL
-    finding the trace and reading the same"""
+    """The Next call of the operator: the wizard, the trace it shows (in
+    the operator's screen or in the trace's form), beside the SQL finding
+    the trace and reading the same"""
     client = bench.operator(operator)
     user = bench.team['operators'][operator]
     form = rpc.Form(client, 'sale.prospect_trace')
-    context = dict(client.context)
     runs = []
 
     def next_call():
         times = []
-        result, = rpc.run_wizard(client, times,
-            'sale.prospect_trace.next_call', context, [('start', {})])
-        action, data = result['actions'][0]
-        row = form.read(times, data['res_id'])
+        trace, values, opened = open_next_call(client, times, form)
+        if opened:
+            close_wizard(client, opened[0])
         runs.append(times)
-        return sum(t for _, t in times), row
-    times, row = bench.repeat(next_call)
+        return sum(t for _, t in times), (trace, values)
+    times, (trace, values) = bench.attempt(
+        lambda: bench.repeat(next_call), default=(None, {}))
     sql_times, results = bench.repeat(lambda: timed_sql(bench, [
                 (queries.NEXT_DUE, (user, dt.datetime.now())),
                 (queries.NEVER_CALLED,
@@ -266,16 +314,46 @@ def measure_next_call(bench, label, operator):
                 (queries.TRACE_FORM, lambda r: ((r[0] or r[1])[0]['id'],)),
                 (queries.TRACE_CALLS, lambda r: ((r[0] or r[1])[0]['id'],)),
                 ]))
-    found = (results[0] or results[1])[0]['id']
     expected = results[2][0]
-    same = row['id'] == found and totals([row], queries.TRACE_COLUMNS) \
-        == totals([expected], queries.TRACE_COLUMNS)
+    shown = [c for c in queries.TRACE_COLUMNS if c in values]
+    same = trace == expected['id'] and totals([values], shown) == totals(
+        [expected], shown)
     bench.screens[label] = {'kind': 'next_call', 'user': client.user_id,
-        'context': context}
+        'context': dict(client.context)}
     bench.add({'kind': 'wizard', 'label': label, 'rows': '1',
             'sql': statistics.median(sql_times),
-            'screen': statistics.median(times), 'runs': len(times),
-            'requests': median_requests(runs[-len(times):]), 'same': same})
+            'screen': statistics.median(times) if times else None,
+            'runs': len(times or []),
+            'requests': median_requests(runs[-len(times):]) if times else [],
+            'same': same})
+
+
+def measure_screen_logs(bench, rng, label, button, values):
+    """Log a call in the operator's screen with one of its buttons, until
+    the next trace is shown: --logs times, spread over the operators who
+    log calls, each in one wizard session as in a shift"""
+    runs = []
+    per_operator = -(-(bench.args.logs + 5) // LOGGERS)
+    for operator in range(2, 2 + LOGGERS):
+        client = bench.operator(operator)
+        _, _, opened = open_next_call(client, [], None)
+        if opened is None:
+            log("  %s: Next call opens the trace's form, no screen" % label)
+            return
+        session, view = opened
+        try:
+            for _ in range(per_operator):
+                times = []
+                result = client.timed(times, button,
+                    'wizard.%s.execute' % NEXT_CALL, session,
+                    view.data(**values(rng)), button, context=view.context)
+                if 'view' not in result:
+                    break
+                view = rpc.WizardView(client, times, result, view.context)
+                runs.append(times)
+        finally:
+            close_wizard(client, session)
+    add_percentiles(bench, label, runs[5:])
 
 
 # --- logging a call ---------------------------------------------------------

@@ -49,28 +49,34 @@ def timeseries(period):
 
 TIMESERIES_COLUMNS = ['date', 'calls', 'answered', 'high_interest']
 
+# A page of the traces called in the period, latest call first (their last
+# call is in the period: it ends today), then each trace's calls through
+# the (trace, date) index; {limit}: the page's size
 INTEREST = (
-    "WITH called AS ("
-        "SELECT DISTINCT c.prospect_trace FROM sale_call c "
-        "WHERE " + CALLS_WHERE + ") "
+    "WITH page AS ("
+        "SELECT c.prospect_trace AS id, max(c.date) AS last_call_date "
+        "FROM sale_call c WHERE " + CALLS_WHERE + " "
+        "GROUP BY c.prospect_trace "
+        "ORDER BY last_call_date DESC, id DESC LIMIT {limit}) "
     "SELECT t.id, t.id AS trace, t.prospect, "
-    "p.assigned_operator AS operator, t.business_unit, t.state, "
-    "count(*) AS calls, "
-    "(array_agg(c.interest ORDER BY c.date, c.id))[1] "
-    "AS first_interest, "
-    "(array_agg(c.interest ORDER BY c.date DESC, c.id DESC))[1] "
-    "AS last_interest, "
-    "max(c.interest) AS max_interest, "
-    "min(c.date) AS first_call_date, max(c.date) AS last_call_date, "
-    "string_agg(c.interest, ' → ' ORDER BY c.date, c.id) "
-    "AS interest_path "
-    "FROM called "
-    "JOIN sale_call c ON c.prospect_trace = called.prospect_trace "
-    "JOIN sale_prospect_trace t ON t.id = c.prospect_trace "
+    "p.assigned_operator AS operator, t.business_unit, t.state, s.* "
+    "FROM page JOIN sale_prospect_trace t ON t.id = page.id "
     "JOIN sale_prospect p ON p.id = t.prospect "
-    "WHERE t.company IS NULL "
-    "GROUP BY t.id, p.assigned_operator "
-    "ORDER BY last_call_date DESC, t.id DESC")
+    "CROSS JOIN LATERAL ("
+        "SELECT count(*) AS calls, "
+        "(array_agg(c.interest ORDER BY c.date, c.id))[1] "
+        "AS first_interest, "
+        "(array_agg(c.interest ORDER BY c.date DESC, c.id DESC))[1] "
+        "AS last_interest, "
+        "max(c.interest) AS max_interest, "
+        "min(c.date) AS first_call_date, max(c.date) AS last_call_date, "
+        "string_agg(c.interest, ' → ' ORDER BY c.date, c.id) "
+        "AS interest_path "
+        "FROM sale_call c WHERE c.prospect_trace = t.id) AS s "
+    "ORDER BY page.last_call_date DESC, t.id DESC")
+INTEREST_COUNT = (
+    "SELECT count(*) FROM (SELECT DISTINCT c.prospect_trace "
+    "FROM sale_call c WHERE " + CALLS_WHERE + " LIMIT {limit}) AS q")
 INTEREST_COLUMNS = ['calls', 'first_interest', 'last_interest',
     'max_interest', 'first_call_date', 'last_call_date', 'interest_path']
 
@@ -168,24 +174,34 @@ TRACE_CALLS = (
     "LEFT JOIN res_user o ON o.id = c.operator "
     "WHERE c.prospect_trace = %s ORDER BY c.date DESC, c.id DESC LIMIT 20")
 
-# The report actions: label, action, period, hand-written SQL, its
-# parameters (from, to: the period; end: the day after to; now) and the
-# columns whose sums are compared
+# The report actions: label, action, period, hand-written SQL of a page
+# and of the count of the rows, its parameters (from, to: the period; end:
+# the day after to; now) and the columns whose sums are compared
 PERIOD = ('from', 'to')
+
+
+def paged(query):
+    "The page and the count of a query of all the rows"
+    return (lambda limit: page(query, limit),
+        lambda limit: counting(query, limit))
+
+
 REPORTS = [
     ('calls per operator', 'act_call_report_operator', None,
-        OPERATOR, PERIOD, OPERATOR_COLUMNS),
+        *paged(OPERATOR), PERIOD, OPERATOR_COLUMNS),
     *(('calls over time (%s)' % p, 'act_call_report_operator_timeseries', p,
-            timeseries(p), PERIOD, TIMESERIES_COLUMNS)
+            *paged(timeseries(p)), PERIOD, TIMESERIES_COLUMNS)
         for p in ['day', 'week', 'month']),
     ('interest by trace', 'act_prospect_trace_report_interest', None,
-        INTEREST, PERIOD, INTEREST_COLUMNS),
+        lambda limit: INTEREST.format(limit=limit),
+        lambda limit: INTEREST_COUNT.format(limit=limit),
+        PERIOD, INTEREST_COLUMNS),
     ('pending calls', 'act_prospect_trace_report_pending', None,
-        PENDING, ('end', 'now'), PENDING_COLUMNS),
+        *paged(PENDING), ('end', 'now'), PENDING_COLUMNS),
     ('prospects per operator', 'act_prospect_report_assignment', None,
-        ASSIGNMENT, (), ASSIGNMENT_COLUMNS),
+        *paged(ASSIGNMENT), (), ASSIGNMENT_COLUMNS),
     ('potential customers', 'act_call_report_high_interest', None,
-        HIGH_INTEREST, PERIOD, HIGH_INTEREST_COLUMNS),
+        *paged(HIGH_INTEREST), PERIOD, HIGH_INTEREST_COLUMNS),
     ]
 
 

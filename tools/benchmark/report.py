@@ -26,7 +26,9 @@ def line(item):
     requests = ' + '.join('%s %s' % (n, ms(t)) for n, t in item['requests'])
     if item['kind'] == 'log':
         requests = 'median %s: %s' % (ms(item['median']), requests)
-    return [item['label'], item['rows'], ms(item['sql']),
+    sql = ('> %d000' % LIMIT if item.get('sql_failed')
+        else ms(item['sql']))
+    return [item['label'], item['rows'], sql,
         ms(item['screen']) if item['screen'] is not None
         else '> %d000' % LIMIT,
         '%.2f' % r if r is not None else '-',
@@ -60,6 +62,7 @@ def print_results(items, machine, args, plans=None):
             machine['commit']))
     print("PostgreSQL settings: %s" % ', '.join(
             '%s=%s' % i for i in sorted(machine['settings'].items())))
+    print("load average at the end (1, 5, 15 min): %s" % machine['load'])
     print("screen = the requests of the web client over JSON-RPC, one "
         "after the other (median of the runs; p95 for logging a call); "
         "SQL = hand-written queries giving the same rows")

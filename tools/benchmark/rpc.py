@@ -206,3 +206,93 @@ def run_wizard(client, times, name, context, steps):
         client.timed(times, 'delete', 'wizard.%s.delete' % name, session,
             context=context)
     return results
+
+
+class WizardView:
+    """A state view of a wizard as sao shows it: it sets the defaults, which
+    calls the on_change of the fields set and, one request each, the
+    on_change_with of the fields depending on them (those depending on
+    these last ones after them); then the lists shown read their records"""
+
+    def __init__(self, client, times, result, context):
+        view = result['view']
+        self.client = client
+        self.context = context
+        self.model = view['fields_view']['model']
+        self.fields = view['fields_view']['fields']
+        self.state = view['state']
+        self.values = {}
+        defaults = view.get('defaults') or {}
+        names = [n for n in defaults if n in self.fields]
+        self.values.update((n, defaults[n]) for n in names)
+        self.on_change(times, names)
+        self.values.update(view.get('values') or {})
+        self.read_lists(times, arch_fields(view['fields_view']['arch']))
+
+    def call(self, times, name, method, *params):
+        return self.client.timed(times, name,
+            'model.%s.%s' % (self.model, method), *params,
+            context=self.context)
+
+    def on_change(self, times, names):
+        if any(self.fields[n].get('on_change') for n in names):
+            changes = self.call(times, 'on_change', 'on_change',
+                dict(self.values, id=-1), names)
+            for change in changes:
+                self.values.update(change)
+        first, later = [], []
+        for name, field in self.fields.items():
+            depends = set(field.get('on_change_with') or [])
+            if not depends & set(names):
+                continue
+            (later if depends & set(first) else first).append(name)
+        for name in first + later:
+            self.values[name] = self.call(times, 'on_change_with',
+                'on_change_with_' + name, dict(self.values))
+
+    def read_lists(self, times, nodes):
+        "The records of the lists shown (One2Many, Many2Many)"
+        for name, field in self.fields.items():
+            ids = self.values.get(name)
+            node = nodes.get(name, {})
+            if (field['type'] not in {'one2many', 'many2many'}
+                    or node.get('invisible') == '1' or not ids):
+                continue
+            fields = list_fields(self.client, field, node, self.context)
+            names = fetch_names(fields)
+            self.client.timed(times, 'read ' + name,
+                'model.%s.read' % field['relation'],
+                ids[:PAGE // min(len(names), 10)], names,
+                context=self.context)
+
+    def data(self, **values):
+        "What sao sends to execute a button of the view"
+        return {self.state: dict(
+                {k: v for k, v in self.values.items() if '.' not in k},
+                **values)}
+
+
+def arch_fields(arch):
+    "The attributes of the fields of an arch, by name"
+    from xml.etree import ElementTree
+    return {node.get('name'): node.attrib
+        for node in ElementTree.fromstring(arch).iter('field')}
+
+
+_list_views = {}
+
+
+def list_fields(client, field, node, context):
+    """The fields of the list a form shows for the field: embedded in the
+    description, else its view (view_ids of the arch) read once, as sao
+    keeps the views"""
+    if field.get('views'):
+        view, = field['views'].values()
+        return view['fields']
+    view_id = (node.get('view_ids') or '').split(',')[0] or None
+    key = (field['relation'], view_id)
+    if key not in _list_views:
+        _list_views[key] = client.model(field['relation'],
+            'fields_view_get', view_id and int(view_id), 'tree',
+            context=context)['fields']
+    return _list_views[key]
