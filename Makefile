@@ -30,8 +30,8 @@ test-browser:
 security-test: $(STAMP)
 	$(VPY) tools/security-test
 
-# Load and fault test: two trytond, 20 virtual operators, one server killed
-# midway (not in CI).
+# Load and fault test: 1, 2 and 4 trytond behind nginx with trytond-cron,
+# 20 virtual operators, one process killed midway (not in CI).
 load-test: $(STAMP)
 	$(VPY) tools/load-test
 

@@ -166,9 +166,9 @@ SELECT id, true, 'phone', create_date, create_uid, id, 10,
 FROM sale_prospect
 """
 
-# One trace per prospect, with its id, calling its phone; closed for customers, lost
-# prospects and 8% of the others; a third of the open ones with a next call
-# between ten days ago and twenty days ahead
+# One trace per prospect, with its id, calling its phone; closed for
+# customers, lost prospects and 8% of the others; a third of the open ones
+# with a next call between ten days ago and twenty days ahead
 TRACES = """
 INSERT INTO sale_prospect_trace (id, prospect, prospect_contact,
     business_unit, create_date, create_uid, next_call, next_call_note, state)

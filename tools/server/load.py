@@ -1,7 +1,8 @@
 # This file is part of sale_opportunity_management.  The COPYRIGHT file at
 # the top level of this repository contains the full copyright notices and
 # license terms.
-"""Load and fault test over JSON-RPC (tools/load-test; not run by CI).
+"""Load and fault test over JSON-RPC through a load balancer
+(tools/load-test; not run by CI).
 
 Setup, as admin over JSON-RPC, in a throwaway PostgreSQL cluster: 20 users
 in "Prospect Operation"; the last four (op17-op20, the shift leads) are also
@@ -13,38 +14,50 @@ first trace of op01..op08 is therefore shared with a lead (op17 shares
 op01's and op02's, op18 op03's and op04's...): the lead and the owner log
 calls on it at the same time.
 
-Run: two trytond processes serve the database on two ports.  First a
-baseline: the admin alone logs 30 calls, one at a time (the latency without
-concurrency).  Then 20 threads, one per virtual operator, log in once each
-(odd operators on server A, even on server B) and, once all are in, each
-log N calls (`model.sale.call.create`) round-robin on their traces, each
-call carrying a unique token in its description.  When half of the calls
-are acknowledged, server A is killed with SIGKILL.  The clients then go on
-with server B (the session lives in the database, so it holds there):
+Runs, one per number of processes (--processes, 1, 2 and 4): that many
+trytond processes (the built-in server, PYTHONOPTIMIZE=1, one port each)
+behind nginx (least connections; installed with apt-get when missing), and
+trytond-cron running throughout.  First a baseline: the admin alone logs
+30 calls, one at a time.  Then 20 threads, one per virtual operator, log in
+once each through the balancer and, once all are in, each log N calls
+(`model.sale.call.create`) round-robin on their traces, each call carrying
+a unique token in its description.  When half of the calls are
+acknowledged, the first process is killed with SIGKILL and started again at
+once, as a supervisor (systemd) would.  nginx sends a request it could not
+deliver to another process; one in progress on the killed process comes
+back as 502 Bad Gateway, which the client cannot tell from a commit
+whose answer was lost:
 
-- connection refused: the request never reached a server; send it to the
-  other one;
-- an error answer: refused, known not stored (an HTTP 503 — the database
-  busy after trytond's own retries — is sent again, at most 3 times);
-- no answer (reset, closed, timeout): the outcome is unknown.  The client
-  asks the other server whether a call with its token exists; if so it
-  was stored (acknowledged late), else it sends the request once more to the
-  other server.  A blind retry could store the call twice when the first
-  server died between its commit and its answer.
+- an error answer from trytond: refused, known not stored (HTTP 503 —
+  the database busy after trytond's own retries, or no process to send it
+  to — is sent again, at most 5 times);
+- HTTP 502 or 504, or no answer: the outcome is unknown.  The client looks
+  a call with its token up (waiting while no process answers); if there is
+  one it was stored, else it sends the request once more.  A blind retry
+  could store the call twice when the process died between its commit and
+  its answer.
 
-Checks: every acknowledged call stored exactly once (no token twice, none
-lost), none refused stored, the operator report's total equals the stored
-calls, each trace has exactly one first call.  Prints throughput, latency
-percentiles and the counts.
+Checks of each run: every acknowledged call stored exactly once (no token
+twice, none lost), none refused stored, nothing stored that no client
+sent, the baseline stored once, every operator finished, the process
+killed midway and the run went on.  At the end: the operator report's total
+equals the stored calls, each trace has exactly one first call, every call
+has a call type, trytond-cron still runs.  Prints throughput and latency
+percentiles of each run.
 """
 import argparse
 import datetime as dt
 import http.client
 import json
 import os
+import pwd
 import random
+import shutil
+import signal
 import socket
-import statistics
+import subprocess
+import sys
+import tempfile
 import threading
 import time
 import uuid
@@ -52,8 +65,9 @@ import uuid
 import harness as h
 from harness import RPCError
 
-UNKNOWN = (ConnectionResetError, BrokenPipeError, http.client.HTTPException,
-    socket.timeout, TimeoutError, ConnectionAbortedError)
+UNKNOWN = (ConnectionError, http.client.HTTPException, socket.timeout,
+    TimeoutError)
+PATIENCE = 60  # seconds a client waits for a process to answer again
 
 
 class Stats:
@@ -63,8 +77,7 @@ class Stats:
         self.refused = {}           # token -> error
         self.unknown = {}           # token -> error (outcome never known)
         self.latencies = []         # (end time, seconds) of the answers
-        self.failovers = 0          # connection refused: sent elsewhere
-        self.unknown_outcomes = 0   # no answer: looked up then maybe retried
+        self.unknown_outcomes = 0   # 502/504 or no answer: looked up
         self.found_after_unknown = 0
         self.retried_after_unknown = 0
         self.busy_retries = 0
@@ -73,17 +86,224 @@ class Stats:
         with self.lock:
             return len(self.acknowledged)
 
+    def add(self, counter, value=1):
+        with self.lock:
+            setattr(self, counter, getattr(self, counter) + value)
+
+
+# --- the processes and the balancer -----------------------------------------
+
+class Backend(h.Server):
+    """A trytond process on its own port, which a supervisor would start
+    again after a crash: restart() does, on the same port"""
+
+    def __init__(self, site, port):
+        # Not Server.__init__: the port is chosen by the cluster and kept
+        self.site = site
+        self.port = port
+        self.url = f'http://127.0.0.1:{port}'
+        self.conf = site.config(port)
+        self.log_path = os.path.join(site.dir, f'trytond-{port}.log')
+        self._log = open(self.log_path, 'ab')
+        self.spawn()
+
+    def spawn(self):
+        # PYTHONOPTIMIZE as in production (doc/configuration.rst)
+        self.process = subprocess.Popen([
+                sys.executable, os.path.join(h.BIN, 'trytond'),
+                '-c', self.conf, '-d', self.site.name],
+            stdout=self._log, stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            env=dict(os.environ, PYTHONOPTIMIZE='1'))
+        self.wait_ready()
+
+
+def find_nginx():
+    "The nginx binary, installed with apt-get when missing (as root)"
+    path = shutil.which('nginx') or shutil.which('nginx', path='/usr/sbin')
+    if path or os.geteuid() != 0 or not shutil.which('apt-get'):
+        return path
+    print('load-test: installing nginx with apt-get', flush=True)
+    # The package would start its own server on port 80: forbid starting
+    # services during the install, unless the machine already does
+    guard = '/usr/sbin/policy-rc.d'
+    created = not os.path.exists(guard)
+    if created:
+        with open(guard, 'w') as fp:
+            fp.write('#!/bin/sh\nexit 101\n')
+        os.chmod(guard, 0o755)
+    try:
+        env = dict(os.environ, DEBIAN_FRONTEND='noninteractive')
+        for cmd in [['apt-get', 'update', '-qq'], ['apt-get', 'install',
+                    '-y', '-qq', '--no-install-recommends', 'nginx']]:
+            subprocess.run(cmd, env=env, check=False,
+                stdout=subprocess.DEVNULL)
+    finally:
+        if created:
+            os.remove(guard)
+    return shutil.which('nginx') or shutil.which('nginx', path='/usr/sbin')
+
+
+NGINX_CONF = """# Throwaway balancer of tools/load-test, on the loopback only
+{user}worker_processes 1;
+daemon off;
+pid {dir}/nginx.pid;
+error_log {dir}/error.log warn;
+events {{ worker_connections 1024; }}
+http {{
+    log_format upstream '$upstream_addr|$status|$request_time';
+    access_log {dir}/access.log upstream;
+    client_body_temp_path {dir}/body;
+    proxy_temp_path {dir}/proxy;
+    fastcgi_temp_path {dir}/fastcgi;
+    uwsgi_temp_path {dir}/uwsgi;
+    scgi_temp_path {dir}/scgi;
+    upstream trytond {{
+        # The process with the fewest requests in progress: a report may
+        # keep one busy for seconds
+        least_conn;
+{servers}
+    }}
+    server {{
+        listen 127.0.0.1:{port};
+        client_max_body_size 100m;
+        location / {{
+            proxy_pass http://trytond;
+            proxy_set_header Host $host;
+            proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for;
+            proxy_set_header X-Forwarded-Proto $scheme;
+            proxy_read_timeout 120s;
+            # Only requests never delivered go to another process: nginx
+            # does not send a POST twice
+            proxy_next_upstream error;
+        }}
+    }}
+}}
+"""
+
+
+class Balancer:
+    "nginx in front of the processes, in a folder of its own"
+
+    def __init__(self, binary, ports):
+        self.dir = tempfile.mkdtemp(prefix='loadtest-nginx-')
+        # nginx's workers, run as another user, go through it
+        os.chmod(self.dir, 0o711)
+        self.port = h.free_port()
+        self.url = f'http://127.0.0.1:{self.port}'
+        user = ''
+        if os.geteuid() == 0:
+            user = 'user %s;\n' % next(name for name in ['www-data', 'nobody']
+                if has_user(name))
+        servers = '\n'.join(
+            f'        server 127.0.0.1:{p} max_fails=1 fail_timeout=2s;'
+            for p in ports)
+        conf = os.path.join(self.dir, 'nginx.conf')
+        with open(conf, 'w') as fp:
+            fp.write(NGINX_CONF.format(user=user, dir=self.dir,
+                    servers=servers, port=self.port))
+        self.process = subprocess.Popen([binary, '-c', conf, '-p', self.dir,
+                '-e', os.path.join(self.dir, 'error.log')],
+            stdin=subprocess.DEVNULL, stderr=subprocess.STDOUT,
+            stdout=open(os.path.join(self.dir, 'nginx.out'), 'wb'))
+        self.wait_ready()
+
+    def wait_ready(self, timeout=20):
+        end = time.monotonic() + timeout
+        while time.monotonic() < end:
+            if self.process.poll() is not None:
+                raise RuntimeError('nginx exited: ' + self.log_tail())
+            try:
+                socket.create_connection(('127.0.0.1', self.port), 1).close()
+                return
+            except OSError:
+                time.sleep(0.1)
+        raise RuntimeError('nginx is not answering')
+
+    def log_tail(self):
+        with open(os.path.join(self.dir, 'error.log'), errors='replace') as fp:
+            return fp.read()[-2000:]
+
+    def spread(self):
+        """The requests each process answered, and those nginx passed on to
+        another process (it could not connect), from the access log"""
+        counts = {'passed on': 0}
+        with open(os.path.join(self.dir, 'access.log')) as fp:
+            for line in fp:
+                tried = line.split('|', 1)[0].split(', ')
+                counts[tried[-1]] = counts.get(tried[-1], 0) + 1
+                counts['passed on'] += len(tried) - 1
+        return counts
+
+    def stop(self, keep=False):
+        if self.process.poll() is None:
+            self.process.send_signal(signal.SIGQUIT)  # graceful
+            try:
+                self.process.wait(10)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+        if not keep:
+            shutil.rmtree(self.dir, ignore_errors=True)
+
+
+def has_user(name):
+    try:
+        pwd.getpwnam(name)
+        return True
+    except KeyError:
+        return False
+
+
+class Cluster:
+    "n trytond processes behind nginx"
+
+    def __init__(self, site, nginx, n, keep=False):
+        self.keep = keep
+        self.backends = []
+        self.balancer = None
+        try:
+            self.backends = [Backend(site, h.free_port()) for _ in range(n)]
+            self.balancer = Balancer(nginx, [b.port for b in self.backends])
+        except Exception:
+            self.close()
+            raise
+        self.url = self.balancer.url
+
+    def close(self):
+        if self.balancer:
+            self.balancer.stop(self.keep)
+        for backend in self.backends:
+            backend.stop()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+
+def start_cron(site):
+    "trytond-cron on the database, as in production"
+    conf = site.config(0)
+    log = open(os.path.join(site.dir, 'trytond-cron.log'), 'wb')
+    return subprocess.Popen([sys.executable,
+            os.path.join(h.BIN, 'trytond-cron'), '-c', conf, '-d', site.name],
+        stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+        env=dict(os.environ, PYTHONOPTIMIZE='1'))
+
+
+# --- the virtual operators --------------------------------------------------
 
 class Operator(threading.Thread):
-    def __init__(self, index, login, password, traces, servers, home,
+    def __init__(self, index, login, password, traces, url, prefix,
             calls, stats, deadline, site, ready):
         super().__init__(name=login, daemon=True)
-        self.index = index
         self.login = login
         self.password = password
         self.traces = traces
-        self.servers = servers
-        self.current = home
+        self.url = url
+        self.prefix = prefix
         self.calls = calls
         self.stats = stats
         self.deadline = deadline
@@ -92,106 +312,112 @@ class Operator(threading.Thread):
         self.error = None
         self.random = random.Random(index)
 
-    def client(self):
-        return self.session.with_url(self.servers[self.current].url)
-
-    def switch(self):
-        self.current = 1 - self.current
-
     def run(self):
         try:
-            self.session = h.Client(
-                self.servers[self.current].url, self.site.name,
-                timeout=30).login(self.login, self.password)
+            self.client = patient(lambda: h.Client(
+                    self.url, self.site.name, timeout=30).login(
+                    self.login, self.password))
             # All log in first, then all call together
-            self.ready.wait(60)
+            self.ready.wait(120)
             for i in range(self.calls):
                 if time.monotonic() > self.deadline:
                     raise TimeoutError('deadline reached')
                 trace = self.traces[i % len(self.traces)]
-                token = f'LT:{self.login}:{i:03d}:{uuid.uuid4().hex[:12]}'
+                token = (f'{self.prefix}:{self.login}:{i:03d}:'
+                    f'{uuid.uuid4().hex[:12]}')
                 self.log_call(trace, token)
         except Exception as exception:  # reported by the main thread
             self.error = exception
 
     def create(self, values):
         start = time.monotonic()
-        result = self.client().model('sale.call', 'create', [values])
+        result = self.client.model('sale.call', 'create', [values])
         end = time.monotonic()
         with self.stats.lock:
             self.stats.latencies.append((end, end - start))
         return result
 
     def log_call(self, trace, token):
-        stats = self.stats
         values = {
             'prospect_trace': trace,
             'interest': self.random.choice('0123'),
             'description': token,
             }
-        attempts = 0
-        busy = 0
-        while True:
-            attempts += 1
+        for busy in range(6):
             try:
                 call_id, = self.create(values)
-            except ConnectionRefusedError:
-                # Never delivered: the other server gets it
-                with stats.lock:
-                    stats.failovers += 1
-                self.switch()
-                if attempts > 4:
-                    raise
-                continue
             except RPCError as error:
-                if error.kind == 'http' and error.status == 503 and busy < 3:
-                    busy += 1
-                    with stats.lock:
-                        stats.busy_retries += 1
-                    time.sleep(0.1 * busy)
+                if error.kind == 'http' and error.status in {502, 504}:
+                    return self.after_unknown(values, token, error)
+                if error.kind == 'http' and error.status == 503 and busy < 5:
+                    # Not stored: the database was busy, or nginx had no
+                    # process to send it to
+                    self.stats.add('busy_retries')
+                    time.sleep(0.2 * (busy + 1))
                     continue
-                with stats.lock:
-                    stats.refused[token] = f'{error.kind}: {error.message}'
+                with self.stats.lock:
+                    self.stats.refused[token] = (
+                        f'{error.kind}: {error.message}')
                 return
             except UNKNOWN as error:
-                with stats.lock:
-                    stats.unknown_outcomes += 1
-                self.switch()
-                self.after_unknown(values, token, error)
-                return
-            with stats.lock:
-                stats.acknowledged[token] = (self.login, call_id)
+                return self.after_unknown(values, token, error)
+            with self.stats.lock:
+                self.stats.acknowledged[token] = (self.login, call_id)
             return
 
     def after_unknown(self, values, token, error):
-        "Look the token up on the other server, then send it once more"
+        "Look the token up, then send the call once more if it is not there"
         stats = self.stats
+        stats.add('unknown_outcomes')
         try:
-            found = self.client().model('sale.call', 'search',
-                [('description', '=', token)], 0, None, None)
+            found = patient(lambda: self.client.model('sale.call', 'search',
+                    [('description', '=', token)], 0, None, None))
         except (OSError, http.client.HTTPException, RPCError) as lookup:
             with stats.lock:
                 stats.unknown[token] = f'{error!r}; look-up: {lookup!r}'
             return
         if found:
+            stats.add('found_after_unknown')
             with stats.lock:
-                stats.found_after_unknown += 1
                 stats.acknowledged[token] = (self.login, found[0])
             return
-        with stats.lock:
-            stats.retried_after_unknown += 1
+        stats.add('retried_after_unknown')
         try:
-            call_id, = self.create(values)
-        except RPCError as refusal:
+            call_id, = patient(lambda: self.create(values), retry_502=False)
+        except (RPCError,) + UNKNOWN as again:
             with stats.lock:
-                stats.refused[token] = f'{refusal.kind}: {refusal.message}'
-        except (OSError, http.client.HTTPException) as again:
-            with stats.lock:
-                stats.unknown[token] = f'{error!r}; retry: {again!r}'
+                if isinstance(again, RPCError) and not (again.kind == 'http'
+                        and again.status in {502, 504}):
+                    stats.refused[token] = f'{again.kind}: {again.message}'
+                else:
+                    stats.unknown[token] = f'{error!r}; retry: {again!r}'
         else:
             with stats.lock:
                 stats.acknowledged[token] = (self.login, call_id)
 
+
+def patient(func, retry_502=True):
+    """Call func until a process answers: while none does, nginx answers
+    502 (or 503); a reset connection is not an answer either.  A request
+    that may have been stored (retry_502 False) is not sent again on 502."""
+    end = time.monotonic() + PATIENCE
+    delay = 0.1
+    while True:
+        try:
+            return func()
+        except RPCError as error:
+            statuses = {502, 503, 504} if retry_502 else {503}
+            if (error.kind != 'http' or error.status not in statuses
+                    or time.monotonic() > end):
+                raise
+        except UNKNOWN:
+            if not retry_502 or time.monotonic() > end:
+                raise
+        time.sleep(delay)
+        delay = min(delay * 2, 1)
+
+
+# --- figures ----------------------------------------------------------------
 
 def cpu_times():
     "(busy, total) jiffies of all the CPUs of the machine"
@@ -217,6 +443,17 @@ def percentile(values, p):
     return values[f] + (values[c] - values[f]) * (k - f)
 
 
+def summary(latencies_ms):
+    return {
+        'p50': round(percentile(latencies_ms, 50), 1),
+        'p95': round(percentile(latencies_ms, 95), 1),
+        'p99': round(percentile(latencies_ms, 99), 1),
+        'max': round(max(latencies_ms), 1) if latencies_ms else None,
+        }
+
+
+# --- setup ------------------------------------------------------------------
+
 def setup(admin, operators, leads, shared_per_lead, prospects_each):
     """Create the users and their prospects and traces; return
     {login: (password, [trace ids])} and the shared trace ids"""
@@ -238,31 +475,9 @@ def setup(admin, operators, leads, shared_per_lead, prospects_each):
         users[login] = (user_id, password)
     unit, = admin.model('sale.business_unit', 'search',
         [('code', '=', 'optics')], 0, None, None)
-    traces = {}
-    number = 0
-    for login in logins:
-        values = []
-        for _ in range(prospects_each):
-            number += 1
-            values.append({
-                    'name': f'Load Prospect {number:04d}',
-                    'business_unit': unit,
-                    'contact_methods': [['create', [{
-                                    'contact_type': 'phone',
-                                    'value': f'+57 601 700 {number:04d}',
-                                    }]]],
-                    })
-        ids = admin.model('sale.prospect', 'create', values)
-        admin.wizard('sale.prospect.assign', {'start': {
-                    'operators': [users[login][0]], 'prospects': ids,
-                    'business_unit': unit, 'limit': None}},
-            ['start', 'assign'],
-            context={'active_model': 'sale.prospect', 'active_ids': ids,
-                'active_id': ids[0]})
-        found = admin.search_read('sale.prospect_trace',
-            [('prospect', 'in', ids)], ['prospect'])
-        by_prospect = {t['prospect']: t['id'] for t in found}
-        traces[login] = [by_prospect[i] for i in ids]
+    traces = {login: assign_prospects(admin, users[login][0], unit,
+            number=i * prospects_each, count=prospects_each)
+        for i, login in enumerate(logins)}
     shared = []
     plain = [l for l in logins if l not in lead_logins]
     for j, lead in enumerate(lead_logins):
@@ -274,275 +489,317 @@ def setup(admin, operators, leads, shared_per_lead, prospects_each):
     return plan, shared, lead_logins
 
 
-def main(argv=None):
+def assign_prospects(admin, user_id, unit, number, count):
+    "Create count prospects, assign them to the user; return their traces"
+    ids = admin.model('sale.prospect', 'create', [{
+                'name': f'Load Prospect {number + n + 1:04d}',
+                'business_unit': unit,
+                'contact_methods': [['create', [{
+                                'contact_type': 'phone',
+                                'value': f'+57 601 700 {number + n + 1:04d}',
+                                }]]],
+                } for n in range(count)])
+    admin.wizard('sale.prospect.assign', {'start': {
+                'operators': [user_id], 'prospects': ids,
+                'business_unit': unit, 'limit': None}},
+        ['start', 'assign'],
+        context={'active_model': 'sale.prospect', 'active_ids': ids,
+            'active_id': ids[0]})
+    found = admin.search_read('sale.prospect_trace',
+        [('prospect', 'in', ids)], ['prospect'])
+    by_prospect = {t['prospect']: t['id'] for t in found}
+    return [by_prospect[i] for i in ids]
+
+
+# --- one run ----------------------------------------------------------------
+
+def baseline(admin, plan, count, prefix):
+    "The admin alone logs count calls, one at a time; their latencies (ms)"
+    login = next(iter(plan))
+    times = []
+    for i in range(count):
+        values = {'prospect_trace': plan[login][1][i % 3],
+            'interest': '0123'[i % 4],
+            'description': f'{prefix}:admin:{i:03d}:{uuid.uuid4().hex[:12]}'}
+        start = time.monotonic()
+        admin.model('sale.call', 'create', [values])
+        times.append((time.monotonic() - start) * 1000)
+    return times
+
+
+def call_phase(args, cluster, plan, prefix, site):
+    """The operators log their calls together; the first process is killed
+    and started again midway.  Return the stats, the kill and the times"""
+    stats = Stats()
+    total = args.operators * args.calls
+    deadline = time.monotonic() + args.timeout
+    ready = threading.Barrier(len(plan) + 1)
+    threads = [Operator(i, login, password, traces, cluster.url, prefix,
+            args.calls, stats, deadline, site, ready)
+        for i, (login, (password, traces)) in enumerate(plan.items())]
+    for thread in threads:
+        thread.start()
+    ready.wait(120)  # every operator is logged in
+    start, cpu_start = time.monotonic(), cpu_times()
+    kill = {}
+    if not args.no_kill:
+        while (stats.count() < int(total * args.kill_at)
+                and any(t.is_alive() for t in threads)
+                and time.monotonic() < deadline):
+            time.sleep(0.01)
+        kill = kill_and_restart(cluster.backends[0], stats, start)
+    for thread in threads:
+        thread.join(max(deadline - time.monotonic(), 0) + 30)
+    duration = time.monotonic() - start
+    problems = [f'{t.name} did not finish in time' if t.is_alive()
+        else f'{t.name} stopped: {t.error!r}'
+        for t in threads if t.is_alive() or t.error]
+    return stats, kill, problems, {'start': start, 'duration': duration,
+        'cpu': cpu_busy(cpu_start, cpu_times())}
+
+
+def kill_and_restart(backend, stats, start):
+    "SIGKILL the process, then start it again as a supervisor would"
+    at, after = stats.count(), time.monotonic() - start
+    backend.kill()
+    killed = time.monotonic()
+    print(f'load-test:   killed process {backend.process.pid} (SIGKILL) '
+        f'after {at} acknowledged calls, {after:.1f}s into the run',
+        flush=True)
+    backend.spawn()
+    back = time.monotonic() - killed
+    print(f'load-test:   started again, answering after {back:.1f}s',
+        flush=True)
+    return {'at': at, 'after': round(after, 2), 'restart_s': round(back, 2)}
+
+
+def stored_calls(site, prefix):
+    "{description: count} of the calls whose token has the prefix"
+    with h.pg_connect(site.name) as conn:
+        return dict(conn.execute(
+                'SELECT description, count(*) FROM sale_call '
+                'WHERE description LIKE %s GROUP BY description',
+                (prefix + ':%',)).fetchall())
+
+
+def run_once(args, site, nginx, n, plan, admin_password):
+    "A run with n processes behind nginx; return its figures and checks"
+    prefix, base_prefix = f'LT{n}', f'LB{n}'
+    with Cluster(site, nginx, n, keep=args.keep) as cluster:
+        print(f'load-test: {n} process(es) behind nginx {cluster.url}: '
+            + ', '.join(b.url for b in cluster.backends), flush=True)
+        admin = h.Client(cluster.url, site.name).login(
+            'admin', admin_password)
+        base = baseline(admin, plan, args.baseline, base_prefix)
+        stats, kill, problems, phase = call_phase(
+            args, cluster, plan, prefix, site)
+        spread = cluster.balancer.spread()
+    stored = stored_calls(site, prefix)
+    base_stored = stored_calls(site, base_prefix)
+    figures = run_figures(args, n, stats, kill, phase, base, stored, spread)
+    checks = run_checks(args, stats, kill, problems, stored, base,
+        base_stored)
+    print_run(figures, checks, problems, stats)
+    return figures, checks
+
+
+def run_figures(args, n, stats, kill, phase, base, stored, spread):
+    latencies = [x * 1000 for _, x in stats.latencies]
+    kill_time = phase['start'] + kill['after'] if kill else None
+    after_kill = [x * 1000 for t, x in stats.latencies
+        if kill_time and t >= kill_time]
+    return {
+        'processes': n,
+        'requested': args.operators * args.calls,
+        'acknowledged': len(stats.acknowledged),
+        'refused': len(stats.refused),
+        'unknown': len(stats.unknown),
+        'stored': sum(stored.values()),
+        'lost': sum(1 for t in stats.acknowledged if not stored.get(t)),
+        'duplicated': sum(1 for c in stored.values() if c > 1),
+        'duration_s': round(phase['duration'], 2),
+        'throughput_calls_s': round(
+            len(stats.acknowledged) / phase['duration'], 1),
+        'latency_ms': summary(latencies),
+        'after_kill_ms': summary(after_kill) if kill else None,
+        'baseline_ms': summary(base),
+        'killed': kill,
+        'unknown_outcomes': stats.unknown_outcomes,
+        'found_after_unknown': stats.found_after_unknown,
+        'retried_after_unknown': stats.retried_after_unknown,
+        'busy_retries': stats.busy_retries,
+        'requests_per_process': spread,
+        'cpu_busy_percent': phase['cpu'],
+        }
+
+
+def run_checks(args, stats, kill, problems, stored, base, base_stored):
+    acknowledged = stats.acknowledged
+    checks = [
+        ('every acknowledged call is stored',
+            all(stored.get(t) for t in acknowledged)),
+        ('no call is stored twice',
+            all(c == 1 for c in stored.values())),
+        ('no refused call is stored',
+            not any(stored.get(t) for t in stats.refused)),
+        ('nothing stored that no client sent', all(
+                t in acknowledged or t in stats.unknown for t in stored)),
+        ('the baseline calls are stored once each',
+            len(base_stored) == len(base)
+            and all(c == 1 for c in base_stored.values())),
+        ('every operator finished', not problems),
+        ]
+    if not args.no_kill:
+        checks.append(('a process was killed midway and the run went on',
+                bool(kill) and len(acknowledged) > kill['at']))
+    return checks
+
+
+def print_run(f, checks, problems, stats):
+    lat = f['latency_ms']
+    print(f'load-test:   {f["acknowledged"]} of {f["requested"]} calls '
+        f'acknowledged in {f["duration_s"]}s: {f["throughput_calls_s"]} '
+        f'calls/s; latency p50 {lat["p50"]} ms, p95 {lat["p95"]} ms, '
+        f'p99 {lat["p99"]} ms, max {lat["max"]} ms; '
+        f'CPUs {f["cpu_busy_percent"]}% busy')
+    print(f'load-test:   baseline alone p50 {f["baseline_ms"]["p50"]} ms; '
+        f'outcome unknown {f["unknown_outcomes"]} (found stored '
+        f'{f["found_after_unknown"]}, sent again '
+        f'{f["retried_after_unknown"]}), sent again after 503 '
+        f'{f["busy_retries"]}; refused {f["refused"]}, never known '
+        f'{f["unknown"]}; lost {f["lost"]}, stored twice '
+        f'{f["duplicated"]}')
+    print('load-test:   requests per process: ' + ', '.join(
+            f'{k} {v}' for k, v in sorted(f['requests_per_process'].items())))
+    for token, error in list(stats.refused.items())[:5]:
+        print(f'    refused {token}: {error[:160]}')
+    for name, ok in checks:
+        print(f'{"ok  " if ok else "FAIL"} {name}')
+    for problem in problems:
+        print(f'    {problem}')
+
+
+def final_checks(site, nginx, admin_password, cron):
+    "The report, the first calls and the call types over all the runs"
+    with Cluster(site, nginx, 1) as cluster:
+        admin = h.Client(cluster.url, site.name).login(
+            'admin', admin_password)
+        rows = admin.search_read('sale.call.report.operator', [],
+            ['operator', 'calls'],
+            context=dict(admin.context, from_date=dt.date(2000, 1, 1),
+                to_date=dt.date(2100, 12, 31)))
+    with h.pg_connect(site.name) as conn:
+        all_calls, = conn.execute(
+            'SELECT count(*) FROM sale_call').fetchone()
+        bad_first, = conn.execute(
+            'SELECT count(*) FROM (SELECT prospect_trace FROM sale_call '
+            'GROUP BY prospect_trace HAVING count(*) FILTER ('
+            "WHERE call_type = 'first_call') <> 1) AS t").fetchone()
+        untyped, = conn.execute(
+            'SELECT count(*) FROM sale_call WHERE call_type IS NULL'
+            ).fetchone()
+    report_total = sum(r['calls'] for r in rows)
+    print(f'load-test: {all_calls} calls stored in all, report total '
+        f'{report_total}')
+    return [
+        ('the report total equals the stored calls',
+            report_total == all_calls),
+        ('each trace called has exactly one first call', not bad_first),
+        ('every call has a call type', not untyped),
+        ('trytond-cron ran throughout', cron.poll() is None),
+        ]
+
+
+def print_table(results):
+    print()
+    print('processes  calls/s  p50 ms  p95 ms  p99 ms  lost  twice  '
+        'unknown (found/resent)  restart s  CPUs %')
+    for f in results:
+        kill = f['killed'] or {}
+        print(f'{f["processes"]:>9}  {f["throughput_calls_s"]:>7}  '
+            f'{f["latency_ms"]["p50"]:>6}  {f["latency_ms"]["p95"]:>6}  '
+            f'{f["latency_ms"]["p99"]:>6}  {f["lost"]:>4}  '
+            f'{f["duplicated"]:>5}  {f["unknown_outcomes"]:>7} '
+            f'({f["found_after_unknown"]}/{f["retried_after_unknown"]})'
+            f'{"":>9}  {kill.get("restart_s", "-"):>9}  '
+            f'{f["cpu_busy_percent"]:>6}')
+
+
+def parse_args(argv):
     parser = argparse.ArgumentParser(description=__doc__,
         formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument('--processes', default='1,2,4',
+        help='the numbers of trytond processes, one run each (1,2,4)')
     parser.add_argument('--operators', type=int, default=20)
     parser.add_argument('--calls', type=int, default=50,
-        help='calls per operator (default 50)')
+        help='calls per operator and run (default 50)')
     parser.add_argument('--leads', type=int, default=4,
         help='operators also in Prospect Administration (default 4)')
     parser.add_argument('--kill-at', type=float, default=0.5,
-        help='kill server A when this share of the calls is acknowledged')
+        help='kill a process when this share of the calls is acknowledged')
     parser.add_argument('--no-kill', action='store_true',
-        help='kill no server (for comparison)')
+        help='kill no process (for comparison)')
     parser.add_argument('--baseline', type=int, default=30,
         help='calls logged by the admin alone first, to measure the '
         'latency without concurrency (default 30)')
     parser.add_argument('--timeout', type=float, default=600,
-        help='the calling phase stops after this many seconds')
+        help='the calling phase of a run stops after this many seconds')
     parser.add_argument('--json', metavar='FILE',
         help='also write the figures to FILE')
     parser.add_argument('--keep', action='store_true',
-        help='keep the temp directory (configurations, server logs)')
+        help='keep the temp directories (configurations, logs)')
     args = parser.parse_args(argv)
+    args.processes = [int(n) for n in args.processes.split(',')]
+    return args
 
+
+def main(argv=None):
+    args = parse_args(argv)
     started = time.monotonic()
+    nginx = find_nginx()
+    if not nginx:
+        print('load-test: no nginx and cannot install it (needs root and '
+            'apt-get)')
+        return 77
     site = h.Site('loadtest', keep=args.keep)
-    problems = []
-    checks = [('the run completed', False)]
+    checks, results, cron = [('the run completed', False)], [], None
     try:
         site.create()
-        servers = [site.start_server(), site.start_server()]
-        print(f'load-test: database "{site.name}" served by trytond '
-            f'A {servers[0].url} (pid {servers[0].process.pid}) and '
-            f'B {servers[1].url} (pid {servers[1].process.pid})', flush=True)
-        admin = h.Client(servers[0].url, site.name).login(
-            'admin', site.ADMIN_PASSWORD)
-        plan, shared, leads = setup(admin, args.operators, args.leads,
-            shared_per_lead=2, prospects_each=3)
+        cron = start_cron(site)
+        with Cluster(site, nginx, 1) as cluster:
+            admin = h.Client(cluster.url, site.name).login(
+                'admin', site.ADMIN_PASSWORD)
+            plan, shared, leads = setup(admin, args.operators, args.leads,
+                shared_per_lead=2, prospects_each=3)
         print(f'load-test: {len(plan)} operators ({len(leads)} leads in '
             f'Prospect Administration), {3 * len(plan)} traces, '
             f'{len(shared)} shared by two operators; setup '
             f'{time.monotonic() - started:.0f}s', flush=True)
-
-        # Baseline: the admin (in all three groups) alone on server B, one
-        # call at a time on the traces of the first operator
-        login = next(iter(plan))
-        alone = admin.with_url(servers[1].url)
-        baseline = []
-        for i in range(args.baseline):
-            values = {'prospect_trace': plan[login][1][i % 3],
-                'interest': '0123'[i % 4],
-                'description': f'LB:admin:{i:03d}:{uuid.uuid4().hex[:12]}'}
-            start = time.monotonic()
-            alone.model('sale.call', 'create', [values])
-            baseline.append((time.monotonic() - start) * 1000)
-        if baseline:
-            print(f'load-test: baseline, one client alone: {len(baseline)} '
-                f'calls, p50 {percentile(baseline, 50):.1f} ms, '
-                f'p95 {percentile(baseline, 95):.1f} ms '
-                f'({1000 / statistics.mean(baseline):.1f} calls/s)',
-                flush=True)
-
-        stats = Stats()
-        total = args.operators * args.calls
-        deadline = time.monotonic() + args.timeout
-        ready = threading.Barrier(len(plan) + 1)
-        threads = [Operator(i, login, password, traces, servers,
-                home=i % 2, calls=args.calls, stats=stats,
-                deadline=deadline, site=site, ready=ready)
-            for i, (login, (password, traces)) in enumerate(plan.items())]
-        kill_info = {}
-        for thread in threads:
-            thread.start()
-        ready.wait(120)  # every operator is logged in
-        phase_start = time.monotonic()
-        cpu_start = cpu_times()
-        if not args.no_kill:
-            threshold = int(total * args.kill_at)
-            while (stats.count() < threshold
-                    and any(t.is_alive() for t in threads)
-                    and time.monotonic() < deadline):
-                time.sleep(0.01)
-            servers[0].kill()
-            cpu_kill = cpu_times()
-            kill_info = {'at': stats.count(),
-                'after': time.monotonic() - phase_start}
-            print(f'load-test: killed server A (SIGKILL) after '
-                f'{kill_info["at"]} acknowledged calls, '
-                f'{kill_info["after"]:.1f}s into the run', flush=True)
-        for thread in threads:
-            thread.join(max(deadline - time.monotonic(), 0) + 30)
-        duration = time.monotonic() - phase_start
-        cpu_end = cpu_times()
-        for thread in threads:
-            if thread.is_alive():
-                problems.append(f'{thread.name} did not finish in time')
-            elif thread.error:
-                problems.append(f'{thread.name} stopped: {thread.error!r}')
-
-        # --- checks, on server B and straight in the database
-        survivor = admin.with_url(servers[1].url)
-        with h.pg_connect(site.name) as conn:
-            stored = {}
-            for description, count in conn.execute(
-                    'SELECT description, count(*) FROM sale_call '
-                    "WHERE description LIKE 'LT:%%' GROUP BY description"):
-                stored[description] = count
-            all_calls, = conn.execute(
-                'SELECT count(*) FROM sale_call').fetchone()
-            first_calls = dict(conn.execute(
-                'SELECT prospect_trace, '
-                "count(*) FILTER (WHERE call_type = 'first_call') "
-                'FROM sale_call GROUP BY prospect_trace').fetchall())
-            untyped, = conn.execute(
-                'SELECT count(*) FROM sale_call WHERE call_type IS NULL'
-                ).fetchone()
-            baseline_stored, = conn.execute(
-                'SELECT count(DISTINCT description) FROM sale_call '
-                "WHERE description LIKE 'LB:%%'").fetchone()
-        acknowledged = stats.acknowledged
-        lost = [t for t in acknowledged if stored.get(t, 0) == 0]
-        duplicated = [t for t, n in stored.items() if n > 1]
-        refused_stored = [t for t in stats.refused if stored.get(t, 0)]
-        unknown_stored = [t for t in stats.unknown if stored.get(t, 0)]
-        unexpected = [t for t in stored if t not in acknowledged
-            and t not in stats.unknown]
-        rows = survivor.search_read('sale.call.report.operator', [],
-            ['operator', 'calls'],
-            context=dict(survivor.context, from_date=dt.date(2000, 1, 1),
-                to_date=dt.date(2100, 12, 31)))
-        report_total = sum(r['calls'] for r in rows)
-        bad_first = {t: n for t, n in first_calls.items() if n != 1}
-
-        lat = [x * 1000 for _, x in stats.latencies]
-        kill_time = phase_start + kill_info['after'] if kill_info else None
-
-        def phase(before):
-            "Latencies and throughput before / after the kill"
-            if kill_time is None:
-                return None
-            xs = [x * 1000 for t, x in stats.latencies
-                if (t < kill_time) == before]
-            span = (kill_time - phase_start) if before else (
-                phase_start + duration - kill_time)
-            return {
-                'answered': len(xs),
-                'throughput_calls_s': (
-                    round(len(xs) / span, 1) if span else None),
-                'p50': round(percentile(xs, 50), 1),
-                'p95': round(percentile(xs, 95), 1),
-                'p99': round(percentile(xs, 99), 1),
-                }
-        figures = {
-            'operators': args.operators,
-            'leads': len(leads),
-            'calls_per_operator': args.calls,
-            'shared_traces': len(shared),
-            'requested': total,
-            'acknowledged': len(acknowledged),
-            'refused': len(stats.refused),
-            'unknown': len(stats.unknown),
-            'stored': sum(stored.values()),
-            'stored_all': all_calls,
-            'report_total': report_total,
-            'lost': len(lost),
-            'duplicated': len(duplicated),
-            'refused_stored': len(refused_stored),
-            'unexpected_stored': len(unexpected),
-            'traces_without_one_first_call': len(bad_first),
-            'untyped_calls': untyped,
-            'failovers': stats.failovers,
-            'unknown_outcomes': stats.unknown_outcomes,
-            'found_after_unknown': stats.found_after_unknown,
-            'retried_after_unknown': stats.retried_after_unknown,
-            'busy_retries': stats.busy_retries,
-            'duration_s': round(duration, 2),
-            'throughput_calls_s': round(len(acknowledged) / duration, 1),
-            'baseline_ms': {
-                'calls': len(baseline),
-                'p50': round(percentile(baseline, 50), 1),
-                'p95': round(percentile(baseline, 95), 1),
-                'mean': round(statistics.mean(baseline), 1)
-                if baseline else None,
-                },
-            'latency_ms': {
-                'p50': round(percentile(lat, 50), 1),
-                'p95': round(percentile(lat, 95), 1),
-                'p99': round(percentile(lat, 99), 1),
-                'max': round(max(lat), 1) if lat else None,
-                'mean': round(statistics.mean(lat), 1) if lat else None,
-                },
-            'killed': kill_info,
-            'two_servers': phase(True),
-            'one_server': phase(False),
-            'cpu_busy_percent': {
-                'run': cpu_busy(cpu_start, cpu_end),
-                'two_servers': cpu_busy(cpu_start, cpu_kill)
-                if kill_info else None,
-                'one_server': cpu_busy(cpu_kill, cpu_end)
-                if kill_info else None,
-                },
-            'machine': h.machine(),
-            }
-        print(f'load-test: {len(acknowledged)} of {total} calls acknowledged '
-            f'in {duration:.1f}s: {figures["throughput_calls_s"]} calls/s')
-        print('load-test: latency of the answered creates: '
-            f'p50 {figures["latency_ms"]["p50"]} ms, '
-            f'p95 {figures["latency_ms"]["p95"]} ms, '
-            f'p99 {figures["latency_ms"]["p99"]} ms, '
-            f'max {figures["latency_ms"]["max"]} ms')
-        cpu = figures['cpu_busy_percent']
-        if kill_info:
-            for label, key in [('A and B', 'two_servers'),
-                    ('B alone', 'one_server')]:
-                f = figures[key]
-                print(f'load-test:   {label}: {f["answered"]} answered, '
-                    f'{f["throughput_calls_s"]} calls/s, p50 {f["p50"]} ms, '
-                    f'p95 {f["p95"]} ms, p99 {f["p99"]} ms, '
-                    f'CPUs {cpu[key]}% busy')
-        print(f'load-test: CPUs busy {cpu["run"]}% of the run '
-            f'({os.cpu_count()} CPUs, the clients included)')
-        print(f'load-test: failover: {stats.failovers} requests sent to the '
-            f'other server after "connection refused", '
-            f'{stats.unknown_outcomes} with an unknown outcome '
-            f'({stats.found_after_unknown} found stored, '
-            f'{stats.retried_after_unknown} sent again), '
-            f'{stats.busy_retries} sent again after HTTP 503')
-        print(f'load-test: refused {len(stats.refused)}, outcome never known '
-            f'{len(stats.unknown)} ({len(unknown_stored)} of them stored)')
-        for token, error in list(stats.refused.items())[:5]:
-            print(f'    refused {token}: {error[:160]}')
-        print(f'load-test: stored {sum(stored.values())} calls '
-            f'(+ {baseline_stored} of the baseline: {all_calls} in '
-            f'sale_call), report total {report_total}')
-        print(f'load-test: calls lost: {len(lost)}')
-        print(f'load-test: stored twice: '
-            f'{len(duplicated)}, refused but stored: {len(refused_stored)}, '
-            f'traces without exactly one first call: {len(bad_first)}')
-        checks = [
-            ('every acknowledged call is stored', not lost),
-            ('no call is stored twice', not duplicated),
-            ('no refused call is stored', not refused_stored),
-            ('the baseline calls are stored once each',
-                baseline_stored == len(baseline)
-                and all_calls == sum(stored.values()) + len(baseline)),
-            ('nothing stored that no client sent', not unexpected),
-            ('the report total equals the stored calls',
-                report_total == all_calls),
-            ('each trace called has exactly one first call', not bad_first),
-            ('every call has a call type', not untyped),
-            ('every operator finished', not problems),
-            ]
-        if not args.no_kill:
-            checks.append(('server A was killed midway and the run went on',
-                    bool(kill_info) and len(acknowledged) > kill_info['at']))
-        for name, ok in checks:
+        checks = []
+        for n in args.processes:
+            figures, run_checks_ = run_once(
+                args, site, nginx, n, plan, site.ADMIN_PASSWORD)
+            results.append(figures)
+            checks += [(f'{n} process(es): {name}', ok)
+                for name, ok in run_checks_]
+        final = final_checks(site, nginx, site.ADMIN_PASSWORD, cron)
+        for name, ok in final:
             print(f'{"ok  " if ok else "FAIL"} {name}')
-        for problem in problems:
-            print(f'    {problem}')
-        figures['checks'] = {name: ok for name, ok in checks}
+        checks += final
+        print_table(results)
         if args.json:
             with open(args.json, 'w') as fp:
-                json.dump(figures, fp, indent=2, default=str)
-        if args.keep:
-            print(f'load-test: kept {site.dir}')
+                json.dump({'runs': results, 'checks': dict(checks),
+                        'machine': h.machine()}, fp, indent=2, default=str)
     except Exception:
         import traceback
         traceback.print_exc()
+        checks.append(('the run completed', False))
         print('FAIL the run completed: see the traceback above')
     finally:
+        if cron and cron.poll() is None:
+            cron.terminate()
+            cron.wait(10)
         site.close()
     failed = sum(1 for _, ok in checks if not ok)
     print(f'load-test: {time.monotonic() - started:.0f}s in all')
