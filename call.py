@@ -3,6 +3,8 @@
 # license terms.
 import datetime as dt
 from collections import defaultdict
+from email.message import EmailMessage
+from email.utils import getaddresses
 
 from sql import Literal, Window
 from sql.aggregate import Count, Max
@@ -10,23 +12,27 @@ from sql.conditionals import Case, Coalesce
 from sql.functions import RowNumber
 from sql.operators import Equal, Exists
 
+import trytond.config as config
 from trytond import backend
 from trytond.i18n import gettext
 from trytond.model import (
     ChatMixin, Exclude, Index, ModelSQL, ModelView, Workflow, fields)
 from trytond.pool import Pool, PoolMeta
-from trytond.pyson import Bool, Eval, If
+from trytond.pyson import Bool, Date, Eval, If
+from trytond.report import html_to_text
+from trytond.sendmail import send_message
 from trytond.tools import grouped_slice
+from trytond.tools.email_ import format_address, set_from_header
 from trytond.transaction import Transaction, without_check_access
 from trytond.wizard import (
-    Button, StateAction, StateTransition, StateView, Wizard)
+    Button, StateTransition, StateView, Wizard)
 
 from .common import (
-    INTERESTS, NO_ANSWER, RecordAccessMixin, check_record_rules,
-    is_prospect_admin, read_joined)
+    INTERESTS, MEDIUM_INTEREST, NO_ANSWER, RecordAccessMixin,
+    check_record_rules, is_prospect_admin, module_id, read_joined)
 from .exceptions import (
-    CallAccessError, CallValidationError, DeletionError, NoPendingCallError,
-    TraceValidationError)
+    CallAccessError, CallingHoursWarning, CallValidationError, DeletionError,
+    NoPendingCallError, TraceValidationError)
 
 CALL_INTERESTS = [i for i in INTERESTS if i[0] is not None]
 
@@ -376,6 +382,11 @@ class ProspectTrace(
             check_record_rules(cls, traces)
         super().check_modification(
             mode, traces, values=values, external=external)
+        if external and mode == 'create':
+            cls.check_calling_hours([(t, t.next_call) for t in traces])
+        elif external and mode == 'write' and values.get('next_call'):
+            cls.check_calling_hours(
+                [(t, values['next_call']) for t in traces])
         if mode == 'delete':
             for trace in traces:
                 if trace.calls:
@@ -390,6 +401,34 @@ class ProspectTrace(
                             'sale_opportunity_management'
                             '.msg_trace_change_prospect',
                             trace=trace.rec_name))
+
+    @classmethod
+    def check_calling_hours(cls, schedules):
+        """Warn about the next calls outside the calling hours, given as
+        (trace, next call) pairs; once skipped, they are kept as typed"""
+        pool = Pool()
+        Configuration = pool.get('sale.prospect.configuration')
+        Warning = pool.get('res.user.warning')
+        Lang = pool.get('ir.lang')
+        config = Configuration(1)
+        for trace, next_call in schedules:
+            if not next_call or config.in_calling_hours(
+                    next_call, trace.company):
+                continue
+            key = Warning.format(
+                'next_call_hours.%s' % next_call.isoformat(), [trace])
+            if Warning.check(key):
+                lang = Lang.get()
+                local = config.local_datetime(next_call, trace.company)
+                raise CallingHoursWarning(key, gettext(
+                        'sale_opportunity_management'
+                        '.msg_next_call_outside_hours',
+                        trace=trace.rec_name,
+                        next_call='%s %s' % (
+                            lang.strftime(local.date()),
+                            local.strftime('%H:%M')),
+                        start=config.call_start.strftime('%H:%M'),
+                        end=config.call_end.strftime('%H:%M')))
 
     @classmethod
     def copy(cls, traces, default=None):
@@ -436,7 +475,8 @@ class ProspectTrace(
         if config.max_missed_calls and missed >= config.max_missed_calls:
             return None
         now = dt.datetime.now().replace(microsecond=0)
-        return now + config.missed_call_retry
+        return config.next_calling_slot(
+            now + config.missed_call_retry, self.company)
 
 
 class Call(RecordAccessMixin, ModelSQL, ModelView):
@@ -629,6 +669,27 @@ class Call(RecordAccessMixin, ModelSQL, ModelView):
                         call=calls[0].rec_name))
 
     @classmethod
+    def validate_fields(cls, calls, field_names):
+        super().validate_fields(calls, field_names)
+        cls.check_date(calls, field_names)
+
+    @classmethod
+    def check_date(cls, calls, field_names=None):
+        "Refuse the calls dated in the future: a call is logged once made"
+        pool = Pool()
+        Date = pool.get('ir.date')
+        Lang = pool.get('ir.lang')
+        if field_names and 'date' not in field_names:
+            return
+        today = Date.today()
+        for call in calls:
+            if call.date and call.date > today:
+                raise CallValidationError(gettext(
+                        'sale_opportunity_management.msg_call_future_date',
+                        call=call.prospect_trace.rec_name,
+                        date=Lang.get().strftime(call.date)))
+
+    @classmethod
     def check_trace_open(cls, calls):
         for call in calls:
             if call.prospect_trace.state == 'closed':
@@ -646,11 +707,16 @@ class Call(RecordAccessMixin, ModelSQL, ModelView):
                         'sale_opportunity_management.msg_call_operator',
                         call=call.rec_name))
 
+    # What an operator may correct on their own saved calls: the trace,
+    # date, interest and operator are the facts the reports count
+    _operator_corrections = {
+        'description', 'duration', 'contact_method', 'call_type'}
+
     @classmethod
     def check_operator_write(cls, calls, values):
-        "Let operators complete only the description of their own calls"
+        "Let operators correct only some fields of their own calls"
         user = Transaction().user
-        protected = values.keys() - {'description'}
+        protected = values.keys() - cls._operator_corrections
         for call in calls:
             if protected or call.operator is None or call.operator.id != user:
                 raise CallAccessError(gettext(
@@ -658,7 +724,7 @@ class Call(RecordAccessMixin, ModelSQL, ModelView):
                         call=call.rec_name,
                         fields=', '.join(sorted(
                                 cls._fields[f].string
-                                for f in (protected or {'description'})))))
+                                for f in (protected or values.keys())))))
 
     @classmethod
     def on_modification(cls, mode, calls, field_names=None):
@@ -706,11 +772,125 @@ class Call(RecordAccessMixin, ModelSQL, ModelView):
         default.setdefault('operator')
         return super().copy(calls, default=default)
 
+    @classmethod
+    def send_information(cls, calls):
+        """Send the information e-mail (the module's template) to the mail
+        contacts of the prospects of the calls.
+
+        Run as a task of the queue, after the calls are committed: the
+        messages go out one by one, each refusal or connection failure is
+        recorded on the call's trace and notified to its operator, and the
+        sent messages are stored as e-mails of the prospect"""
+        pool = Pool()
+        Email = pool.get('ir.email')
+        Template = pool.get('ir.email.template')
+        template = Template(module_id('email_template_prospect'))
+        for call in calls:
+            prospect = call.prospect_trace.prospect
+            try:
+                values = template.get(prospect)
+                if not values.get('to'):
+                    raise ValueError(gettext(
+                            'sale_opportunity_management'
+                            '.msg_information_no_address',
+                            prospect=prospect.rec_name))
+                message = cls._information_message(values)
+                send_message(message, strict=True)
+            except Exception as exception:
+                cls.information_failed(call, exception)
+                continue
+            Email.from_message(
+                message, body=values.get('body'), resource=prospect).save()
+
+    @classmethod
+    def _information_message(cls, values):
+        "Return the e-mail message of the template's values"
+        pool = Pool()
+        User = pool.get('res.user')
+        user = User(Transaction().user)
+        message = EmailMessage()
+        body = values.get('body') or ''
+        html = '<!DOCTYPE html><html><body>%s%s</body></html>' % (
+            body, ('<br/>%s' % user.signature) if user.signature else '')
+        text = html_to_text(html)
+        if text:
+            message.set_content(text)
+            message.add_alternative(html, subtype='html')
+        else:
+            message.set_content(html, subtype='html')
+        from_ = config.get('email', 'from')
+        set_from_header(message, from_, user.email or from_)
+        message['To'] = ', '.join(
+            format_address(address, name)
+            for name, address in getaddresses(values['to']))
+        for key, header in [('cc', 'Cc'), ('bcc', 'Bcc')]:
+            if values.get(key):
+                message[header] = ', '.join(
+                    format_address(address, name)
+                    for name, address in getaddresses(values[key]))
+        message['Subject'] = values.get('subject') or ''
+        return message
+
+    @classmethod
+    def information_failed(cls, call, exception):
+        """Record on the call's trace that its information was not sent and
+        notify its operator"""
+        pool = Pool()
+        Note = pool.get('ir.note')
+        Notification = pool.get('res.notification')
+        trace = call.prospect_trace
+        text = gettext(
+            'sale_opportunity_management.msg_information_not_sent',
+            prospect=trace.prospect.rec_name,
+            error=str(exception) or exception.__class__.__name__)
+        Note.save([Note(resource=trace, message=text)])
+        user = call.operator or Transaction().user
+        if user:
+            Notification.save([Notification(
+                        user=user, label=text, icon='tryton-warning',
+                        model=trace.__name__, records='[%d]' % trace.id)])
+
 
 class MakeCallStart(RecordAccessMixin, ModelView):
+    """The call being logged and, for the operator's screen, what to know
+    before dialling"""
     __name__ = 'sale.prospect_trace.make_call.start'
 
+    # What the operator sees, set by the wizards from the trace: the client
+    # sends it back, so the trace is checked before a call is logged on it
+    trace = fields.Many2One('sale.prospect_trace', "Trace", readonly=True)
     prospect = fields.Many2One('sale.prospect', "Prospect", readonly=True)
+    business_unit = fields.Many2One(
+        'sale.business_unit', "Business Unit", readonly=True)
+    current_interest = fields.Selection(
+        INTERESTS, "Current Interest", readonly=True, sort=False)
+    todo = fields.Char(
+        "To Do", readonly=True,
+        help="What was planned for this call.")
+    contacts = fields.Many2Many(
+        'prospect.contact_method', None, None, "Contact Methods",
+        readonly=True, help="Click a link to dial or write.")
+    history = fields.Text(
+        "Last Calls", readonly=True,
+        help="The latest calls of the trace, the latest first.")
+    questions = fields.Text(
+        "Questions to Ask", readonly=True,
+        help="The profiling questions the prospect has not answered yet.")
+    has_mail = fields.Boolean("Has E-Mail", readonly=True)
+    # The traces the operator's screen skipped or logged, not proposed again
+    # unless a logged one is due
+    skipped = fields.Many2Many(
+        'sale.prospect_trace', None, None, "Skipped", readonly=True)
+    logged = fields.Many2Many(
+        'sale.prospect_trace', None, None, "Logged", readonly=True)
+
+    # The call
+    date = fields.Date(
+        "Date", required=True,
+        domain=[
+            ('date', '<=', Date()),
+            ],
+        help="The day of the call, for a call logged afterwards.")
     # The empty choice makes the operator pick the interest explicitly
     interest = fields.Selection(
         INTERESTS, "Interest", required=True, sort=False)
@@ -724,6 +904,10 @@ class MakeCallStart(RecordAccessMixin, ModelView):
             ('prospect', '=', Eval('prospect', -1)),
             ])
     duration = fields.TimeDelta("Duration")
+    answers = fields.Many2Many(
+        'sale.prospect.question.answer', None, None, "Answers",
+        help="The answers given during the call to profiling questions; "
+        "each replaces an earlier answer to the same question.")
     next_call = fields.DateTime(
         "Next Call",
         help="Leave empty when no call is planned.")
@@ -732,8 +916,18 @@ class MakeCallStart(RecordAccessMixin, ModelView):
         states={
             'invisible': ~Eval('next_call'),
             })
+    send_information = fields.Boolean(
+        "Send Information",
+        states={
+            'readonly': ~Eval('has_mail'),
+            },
+        help="Send the information e-mail to the prospect's addresses.")
     close_trace = fields.Boolean(
         "Close Trace", help="Check when the trace needs no more calls.")
+    do_not_call = fields.Boolean(
+        "Do Not Call",
+        help="Check when the prospect asked not to be called again: "
+        "its traces are closed.")
 
     @classmethod
     def get_call_types(cls):
@@ -741,86 +935,264 @@ class MakeCallStart(RecordAccessMixin, ModelView):
         Call = pool.get('sale.call')
         return Call.fields_get(['call_type'])['call_type']['selection']
 
+    @classmethod
+    def default_date(cls):
+        return Pool().get('ir.date').today()
+
+    @fields.depends('interest', 'has_mail')
+    def on_change_with_send_information(self):
+        return bool(self.interest == MEDIUM_INTEREST and self.has_mail)
+
+    @classmethod
+    def values_of(cls, trace):
+        "Return the values that show the trace and start its call"
+        pool = Pool()
+        Date = pool.get('ir.date')
+        Question = pool.get('sale.prospect.question')
+        Lang = pool.get('ir.lang')
+        lang = Lang.get()
+        prospect = trace.prospect
+        contacts = [m for m in prospect.contact_methods if m.active]
+        answered = {a.question.id for a in prospect.answers}
+        questions = Question.search([('id', 'not in', list(answered))])
+        history = []
+        for call in trace.calls[:cls._last_calls]:
+            line = '%s  %s' % (lang.strftime(call.date), call.interest_string)
+            if call.description:
+                line += ': ' + ' '.join(call.description.split())
+            history.append(line)
+        return {
+            'trace': trace.id,
+            'prospect': prospect.id,
+            'business_unit': (
+                trace.business_unit.id if trace.business_unit else None),
+            'current_interest': trace.current_interest,
+            'todo': trace.next_call_note,
+            'contacts': [m.id for m in contacts],
+            'history': '\n'.join(history),
+            'questions': '\n'.join(q.name for q in questions),
+            'has_mail': any(m.contact_type == 'mail' for m in contacts),
+            'date': Date.today(),
+            'contact_method': (
+                trace.prospect_contact.id if trace.prospect_contact
+                else None),
+            'send_information': False,
+            }
+
+    # How many of the latest calls of the trace the form shows
+    _last_calls = 5
+
+    def log(self, trace, next_call=None):
+        """Log the call on the trace with the values of the form and return
+        it; next_call is a preset next call that replaces the typed one"""
+        pool = Pool()
+        Call = pool.get('sale.call')
+        Trace = pool.get('sale.prospect_trace')
+        check_record_rules(Trace, [trace])
+        prospect = trace.prospect
+        if next_call is None and self.next_call:
+            next_call = self.next_call
+            Trace.check_calling_hours([(trace, next_call)])
+        contact_method = self.contact_method
+        if contact_method and contact_method.prospect != prospect:
+            contact_method = None
+        call = Call(
+            prospect_trace=trace,
+            date=self.date or Call.default_date(),
+            interest=self.interest,
+            description=self.description,
+            call_type=self.call_type,
+            contact_method=contact_method,
+            duration=self.duration)
+        call.save()
+        if self.answers:
+            self.store_answers(prospect, self.answers)
+        if next_call:
+            trace.next_call = next_call
+            trace.next_call_note = self.next_call_note
+            trace.save()
+        if self.close_trace and trace.state == 'open':
+            Trace.close([trace])
+        if self.send_information and self.interest != NO_ANSWER:
+            Call.__queue__.send_information([call])
+        return call
+
+    @classmethod
+    def store_answers(cls, prospect, answers):
+        """Store the answers on the prospect, each replacing an earlier
+        answer to the same question"""
+        answers = list(answers)
+        questions = {a.question for a in answers}
+        kept = [a for a in prospect.answers if a.question not in questions]
+        prospect.answers = kept + answers
+        prospect.save()
+
 
 class MakeCall(Wizard):
     __name__ = 'sale.prospect_trace.make_call'
 
+    # No default button: Enter in a field of the dialog would submit the
+    # form while the client redraws its selection widgets, and send their
+    # first, empty, option (the interest lost)
     start = StateView(
         'sale.prospect_trace.make_call.start',
         'sale_opportunity_management.make_call_start_view_form', [
             Button("Cancel", 'end', 'tryton-cancel'),
-            Button("Log", 'log_call', 'tryton-ok', default=True),
+            Button("Log", 'log_call', 'tryton-ok'),
             ])
     log_call = StateTransition()
 
     def default_start(self, fields):
-        trace = self.record
-        return {
-            'prospect': trace.prospect.id,
-            'contact_method': (
-                trace.prospect_contact.id if trace.prospect_contact
-                else None),
-            }
+        Start = Pool().get('sale.prospect_trace.make_call.start')
+        return Start.values_of(self.record)
 
     def transition_log_call(self):
-        pool = Pool()
-        Call = pool.get('sale.call')
-        Trace = pool.get('sale.prospect_trace')
-        trace = self.record
-        contact_method = self.start.contact_method
-        if contact_method and contact_method.prospect != trace.prospect:
-            contact_method = None
-        call = Call(
-            prospect_trace=trace,
-            interest=self.start.interest,
-            description=self.start.description,
-            call_type=self.start.call_type,
-            contact_method=contact_method,
-            duration=self.start.duration)
-        call.save()
-        if self.start.next_call:
-            trace.next_call = self.start.next_call
-            trace.next_call_note = self.start.next_call_note
-            trace.save()
-        if self.start.close_trace:
-            Trace.close([trace])
+        self.start.log(self.record)
         return 'end'
 
     def end(self):
         return 'reload'
 
 
+class NextCallDone(RecordAccessMixin, ModelView):
+    "The end of the calls to make now"
+    __name__ = 'sale.prospect_trace.next_call.done'
+
+    next_trace = fields.Many2One(
+        'sale.prospect_trace', "Next Scheduled Call", readonly=True)
+    next_call = fields.DateTime("At", readonly=True)
+
+
 class NextCall(Wizard):
+    """The operator's screen: the most urgent trace with what to know, its
+    call logged in one click (no answer) or a few (an answer, a note and a
+    preset next call), then the next trace, in the same tab"""
     __name__ = 'sale.prospect_trace.next_call'
 
-    start = StateAction('sale_opportunity_management.act_prospect_trace_form')
+    start = StateTransition()
+    call = StateView(
+        'sale.prospect_trace.make_call.start',
+        'sale_opportunity_management.next_call_call_view_form', [
+            Button("Close", 'end', 'tryton-close'),
+            Button("Skip", 'skip', 'tryton-forward', validate=False),
+            Button("No Answer", 'no_answer', 'tryton-call', validate=False),
+            Button("In Two Hours", 'in_two_hours', 'tryton-history'),
+            Button("Tomorrow Morning", 'tomorrow_morning', 'tryton-history'),
+            Button(
+                "Tomorrow Afternoon", 'tomorrow_afternoon', 'tryton-history'),
+            Button("Next Week", 'next_week', 'tryton-history'),
+            Button("Log", 'log', 'tryton-ok', default=True),
+            ])
+    done = StateView(
+        'sale.prospect_trace.next_call.done',
+        'sale_opportunity_management.next_call_done_view_form', [
+            Button("Close", 'end', 'tryton-close'),
+            Button("Look Again", 'next_trace', 'tryton-refresh'),
+            ])
+    next_trace = StateTransition()
+    skip = StateTransition()
+    no_answer = StateTransition()
+    log = StateTransition()
+    in_two_hours = StateTransition()
+    tomorrow_morning = StateTransition()
+    tomorrow_afternoon = StateTransition()
+    next_week = StateTransition()
 
-    def do_start(self, action):
+    def transition_start(self):
         trace = self.most_urgent()
         if not trace:
             raise NoPendingCallError(gettext(
                     'sale_opportunity_management.msg_no_pending_call'))
-        action['name'] = trace.rec_name
-        action['views'].reverse()
-        return action, {'res_id': trace.id}
+        self.call.trace = trace
+        return 'call'
+
+    def transition_next_trace(self):
+        "Show the next trace to call, or that none is left"
+        trace = self.most_urgent(
+            skipped=self.call.skipped, handled=self.call.logged)
+        if not trace:
+            return 'done'
+        self.call.trace = trace
+        return 'call'
+
+    def default_call(self, fields):
+        Start = Pool().get('sale.prospect_trace.make_call.start')
+        values = Start.values_of(self.call.trace)
+        values['skipped'] = [t.id for t in self.call.skipped]
+        values['logged'] = [t.id for t in self.call.logged]
+        return values
+
+    def default_done(self, fields):
+        trace = self.most_urgent(skipped=self.call.skipped)
+        return {
+            'next_trace': trace.id if trace else None,
+            'next_call': trace.next_call if trace else None,
+            }
+
+    def transition_skip(self):
+        self.call.skipped = list(self.call.skipped) + [self.call.trace]
+        return 'next_trace'
+
+    def transition_no_answer(self):
+        self.call.interest = NO_ANSWER
+        return self._log()
+
+    def transition_log(self):
+        return self._log()
+
+    def transition_in_two_hours(self):
+        return self._log('in_two_hours')
+
+    def transition_tomorrow_morning(self):
+        return self._log('tomorrow_morning')
+
+    def transition_tomorrow_afternoon(self):
+        return self._log('tomorrow_afternoon')
+
+    def transition_next_week(self):
+        return self._log('next_week')
+
+    def _log(self, preset=None):
+        "Log the call, with the preset next call if any, then go on"
+        pool = Pool()
+        Configuration = pool.get('sale.prospect.configuration')
+        trace = self.call.trace
+        next_call = None
+        if preset:
+            next_call = Configuration(1).preset_next_call(
+                preset, dt.datetime.now(), trace.company)
+        self.call.log(trace, next_call=next_call)
+        self.call.logged = list(self.call.logged) + [trace]
+        return 'next_trace'
 
     @classmethod
-    def most_urgent(cls):
-        """Return the open trace of the user to call first: the earliest
-        call due, else the oldest trace never called, else the earliest
-        call scheduled"""
-        pool = Pool()
-        Trace = pool.get('sale.prospect_trace')
-        mine = [
+    def _domain(cls):
+        "Return the domain of the traces the user may be proposed"
+        return [
             ('operator', '=', Transaction().user),
             ('state', '=', 'open'),
             ]
+
+    @classmethod
+    def most_urgent(cls, skipped=(), handled=()):
+        """Return the open trace of the user to call first: the earliest
+        call due, else the oldest trace never called, else the earliest
+        call scheduled; never a skipped trace, nor a handled one that is
+        not due"""
+        pool = Pool()
+        Trace = pool.get('sale.prospect_trace')
+        mine = cls._domain()
+        if skipped:
+            mine.append(('id', 'not in', [t.id for t in skipped]))
+        later = []
+        if handled:
+            later.append(('id', 'not in', [t.id for t in handled]))
         now = dt.datetime.now()
         for domain, order in [
                 ([('next_call', '<=', now)], [('next_call', 'ASC')]),
                 ([('next_call', '=', None), ('current_interest', '=', None)],
                     [('id', 'ASC')]),
-                ([('next_call', '>', now)], [('next_call', 'ASC')]),
+                ([('next_call', '>', now)] + later, [('next_call', 'ASC')]),
                 ]:
             traces = Trace.search(
                 mine + domain, order=order + [('id', 'ASC')], limit=1)

@@ -37,6 +37,12 @@ def default_phone_country():
     return country.code if country else None
 
 
+def dial_scheme():
+    "Return the URL scheme that dials phone numbers: tel or sip"
+    Configuration = Pool().get('sale.prospect.configuration')
+    return Configuration(1).dial_scheme or 'tel'
+
+
 def parse_phone(value, country_code=None):
     "Return the valid phone number of value or None"
     try:
@@ -135,7 +141,7 @@ class ContactMethod(
         if not value:
             return
         if self.contact_type in {'phone', 'mobile'}:
-            return 'tel:%s' % value
+            return '%s:%s' % (dial_scheme(), value)
         elif self.contact_type == 'whatsapp':
             return 'https://wa.me/%s' % digits(value)
         elif self.contact_type == 'mail':

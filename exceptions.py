@@ -55,3 +55,7 @@ class NoPendingCallError(UserError):
 
 class ReportContextError(UserError):
     pass
+
+
+class CallingHoursWarning(UserWarning):
+    pass

@@ -43,7 +43,11 @@ for dep in info.get('depends', []):
             '%s_%s >= %s, < %s' % (PREFIX, dep, series, next_minor))
 requires.append('trytond >= %s, < %s' % (series, next_minor))
 
-tests_require = ['proteus >= %s, < %s' % (series, next_minor)]
+tests_require = [
+    'proteus >= %s, < %s' % (series, next_minor),
+    # a real SMTP server for the e-mails sent after a call
+    'aiosmtpd >= 1.4',
+    ]
 
 setup(
     name='%s_%s' % (PREFIX, MODULE),

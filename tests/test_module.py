@@ -4,7 +4,7 @@
 import datetime as dt
 import unittest
 
-from trytond.modules.company.tests import CompanyTestMixin
+from trytond.modules.company.tests import CompanyTestMixin, create_company
 from trytond.modules.sale_opportunity_management.contact_method import (
     compact_phone, phone_search_values)
 from trytond.modules.sale_opportunity_management.prospect import name_key
@@ -261,6 +261,93 @@ class SaleOpportunityManagementTestCase(CompanyTestMixin, ModuleTestCase):
         self.assertEqual(
             [c.call_type for c in calls + [later]],
             ['first_call', 'followup_call', 'followup_call', 'followup_call'])
+
+    @with_transaction()
+    def test_calling_slot(self):
+        "Test the next calling slot of a datetime, in UTC without company"
+        pool = Pool()
+        Configuration = pool.get('sale.prospect.configuration')
+        config = Configuration(1)
+        wednesday = dt.date(2026, 12, 2)
+
+        def at(days, hour, minute=0):
+            return dt.datetime.combine(
+                wednesday + dt.timedelta(days=days), dt.time(hour, minute))
+        for when, slot in [
+                (at(0, 10), at(0, 10)),
+                (at(0, 7, 59), at(0, 8)),
+                (at(0, 17, 59), at(0, 17, 59)),
+                (at(0, 18), at(1, 8)),
+                (at(2, 19), at(5, 8)),
+                (at(3, 10), at(5, 8)),
+                (at(4, 7), at(5, 8)),
+                ]:
+            with self.subTest(when=when):
+                self.assertEqual(config.next_calling_slot(when), slot)
+                self.assertEqual(config.in_calling_hours(when), when == slot)
+
+    @with_transaction()
+    def test_calling_slot_days(self):
+        "Test the calling days and hours configured"
+        pool = Pool()
+        Configuration = pool.get('sale.prospect.configuration')
+        config, = Configuration.create([{
+                    'call_start': dt.time(9, 30),
+                    'call_end': dt.time(13, 0),
+                    'call_days': ['2', '5'],
+                    }])
+        wednesday = dt.datetime(2026, 12, 2, 13, 0)
+        self.assertEqual(
+            config.next_calling_slot(wednesday),
+            dt.datetime(2026, 12, 5, 9, 30))
+        self.assertEqual(
+            config.next_calling_slot(wednesday - dt.timedelta(hours=4)),
+            dt.datetime(2026, 12, 2, 9, 30))
+
+    @with_transaction()
+    def test_calling_slot_timezone(self):
+        "Test the calling hours are those of the company's timezone"
+        pool = Pool()
+        Configuration = pool.get('sale.prospect.configuration')
+        Company = pool.get('company.company')
+        company = create_company()
+        Company.write([company], {'timezone': 'America/Bogota'})
+        config = Configuration(1)
+        # 7:00 in Bogotá, 5 hours behind UTC
+        when = dt.datetime(2026, 12, 2, 12, 0)
+        self.assertFalse(config.in_calling_hours(when, company))
+        self.assertTrue(config.in_calling_hours(when))
+        self.assertEqual(
+            config.next_calling_slot(when, company),
+            dt.datetime(2026, 12, 2, 13, 0))
+        # Friday 22:00 in Bogotá is Saturday in UTC
+        self.assertEqual(
+            config.next_calling_slot(dt.datetime(2026, 12, 5, 3, 0), company),
+            dt.datetime(2026, 12, 7, 13, 0))
+
+    @with_transaction()
+    def test_preset_next_call(self):
+        "Test the preset next calls land in the calling hours"
+        pool = Pool()
+        Configuration = pool.get('sale.prospect.configuration')
+        config = Configuration(1)
+        wednesday = dt.datetime(2026, 12, 2, 10, 0, 25)
+        friday = dt.datetime(2026, 12, 4, 17, 0)
+        monday = dt.datetime(2026, 12, 7, 8, 0)
+        for now, preset, expected in [
+                (wednesday, 'in_two_hours', dt.datetime(2026, 12, 2, 12, 0)),
+                (wednesday, 'tomorrow_morning', dt.datetime(2026, 12, 3, 8)),
+                (wednesday, 'tomorrow_afternoon',
+                    dt.datetime(2026, 12, 3, 14)),
+                (wednesday, 'next_week', dt.datetime(2026, 12, 9, 10, 0)),
+                (friday, 'in_two_hours', monday),
+                (friday, 'tomorrow_morning', monday),
+                (friday, 'tomorrow_afternoon', monday),
+                (friday, 'next_week', dt.datetime(2026, 12, 11, 17, 0)),
+                ]:
+            with self.subTest(now=now, preset=preset):
+                self.assertEqual(
+                    config.preset_next_call(preset, now), expected)
 
     @with_transaction()
     def test_report_actions_filters(self):

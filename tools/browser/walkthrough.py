@@ -10,10 +10,16 @@ tools/test-browser builds a fresh demo database, serves it and runs this
 script; run it by hand against any demo server (tools/demo) to look again.
 Steps (each logs in again in a new browser context):
 
-  operator-log-call    operator1: menu Next Call, button Log a Call, the
-                       wizard (interest, description), Log; the trace shows
-                       the call and its new current interest
-  operator-calls-list  operator1: menu Calls lists the call
+  operator-missed-call   operator1: menu Next Call opens the operator's
+                         screen; No Answer logs a missed call and shows the
+                         next trace: 1 interaction, in the same tab
+  operator-answered-call operator1: on the screen, the interest, a note and
+                         Tomorrow Morning log the call and show the next
+                         trace: at most 4 interactions, in the same tab
+  operator-enter         operator1: Enter pressed in the fields of the screen
+                         and of the Log a Call dialog keeps every value
+                         chosen; the call is logged with them
+  operator-calls-list    operator1: menu Calls lists the calls logged
   admin-assign         admin: Prospects, tab Unassigned, select two, action
                        Assign Prospects, choose an operator, Assign; the rows
                        show the operator
@@ -24,8 +30,10 @@ Steps (each logs in again in a new browser context):
                        and the mobile is shown formatted
 
 Labels are looked up in the user's language (English or Spanish).  The
-screenshots go to var/screenshots/browser-<role>-NN-<what>.png.  It ends
-with a line "N passed, N failed" and exits 1 when a step failed.
+screenshots go to var/screenshots/browser-<role>-NN-<what>.png.  Each step
+counts its interactions as S14 does (a click, a choice in a list, a typed
+field or a key press is one) and prints them.  It ends with a line "N
+passed, N failed" and exits 1 when a step failed.
 
 Needs the Python package playwright and Debian's chromium
 (tools/test-browser installs them); Playwright's browser download is never
@@ -50,7 +58,8 @@ CHROMIUM_ARGS = [
     ]
 PREFIX = 'browser'
 
-# The demo users (tools/data/demo.py)
+# The demo users and their timezone (tools/data/demo.py)
+TIMEZONE = 'America/Bogota'
 OPERATOR = ('operator1', 'operator1')
 OTHER_OPERATOR_LOGIN = 'operator2'
 ADMIN = ('admin', 'admin')
@@ -68,6 +77,10 @@ L = {
     'Unassigned': ('Unassigned', 'Sin asignar'),
     'Today': ('Today', 'Hoy'),
     'Log': ('Log', 'Registrar'),
+    'Log a Call': ('Log a Call', 'Registrar llamada'),
+    'Traces': ('Traces', 'Seguimientos'),
+    'No Answer': ('No Answer', 'No contestó'),
+    'Tomorrow Morning': ('Tomorrow Morning', 'Mañana en la mañana'),
     'Assign': ('Assign', 'Asignar'),
     'New': ('New', 'Nuevo'),
     'Optics': ('Optics', 'Óptica'),
@@ -90,7 +103,7 @@ class Client:
     def __init__(self, browser, url, database, role, outdir, timeout):
         self.context = browser.new_context(
             viewport={'width': 1400, 'height': 900},
-            locale='en-US')
+            locale='en-US', timezone_id=TIMEZONE)
         self.page = self.context.new_page()
         self.url = url
         self.database = database
@@ -101,6 +114,8 @@ class Client:
         self.lang = 'en'
         self.errors = []
         self.shots = []
+        # what a person does: clicks, choices, typed fields, key presses
+        self.interactions = 0
         self.page.on('console', self._console)
         self.page.on('pageerror',
             lambda e: self.errors.append('page error: %s' % e))
@@ -356,70 +371,228 @@ class Client:
         return ' | '.join(t.strip()
             for t in row.locator('td:visible').all_inner_texts() if t.strip())
 
+    # -- a person's interactions, counted ------------------------------------
+
+    def click(self, locator):
+        """Click as a person does: the button goes down, then up a moment
+        later (sao saves the field left on the way)"""
+        self.interactions += 1
+        locator.click(delay=80)
+
+    def pick(self, select, value=None, label=None):
+        "Choose an option of a list: one interaction"
+        self.interactions += 1
+        self.choose(select, value=value, label=label)
+
+    def write(self, entry, text):
+        "Type text in a field, without leaving it: one interaction"
+        self.interactions += 1
+        entry.click()
+        entry.fill(text)
+
+    def key(self, entry, key):
+        "Press a key in a field: one interaction"
+        self.interactions += 1
+        entry.press(key)
+        self.idle()
+
+    def tabs(self):
+        return self.page.locator('#tablist > li').count()
+
+    def footer_button(self, text):
+        "The button labelled text at the foot of the wizard of the tab"
+        button = self.pane.locator('.modal-footer button', has_text=text)
+        self.wait(lambda: button.count() == 1,
+            'no button %r on the screen' % text)
+        return button
+
 
 # -- steps -----------------------------------------------------------------
 
-def step_operator_log_call(client, state):
-    "operator1: Next Call, Log a Call, the trace shows the call"
-    client.login(*OPERATOR)
+def open_screen(client):
+    "Menu Next Call: the operator's screen in a tab; return what it shows"
     client.open_menu('Prospects', 'Next Call')
-    make_call = client.button('make_call')
-    client.wait(lambda: make_call.is_visible(),
-        'Next Call opened no trace form with the button Log a Call')
-    # the values of the record come after the form
+    screen = client.footer_button(client.t('No Answer'))
+    client.wait(lambda: screen.is_visible() and screen.is_enabled(),
+        'Next Call opened no screen with the button No Answer')
     client.wait(lambda: client.field('prospect').input_value(),
-        'the trace form shows no prospect')
+        'the screen shows no prospect')
     client.idle()
-    prospect = client.field('prospect').input_value()
-    interest = client.field('current_interest', 'select')
-    call_count = client.field('call_count')
-    before_interest = interest.input_value()
-    before_count = int(call_count.input_value() or 0)
-    print('    next call: %s (%s calls, interest %s)' % (
-            client.tab_title(), before_count,
-            client.selection_value(interest) or '-'), flush=True)
-    client.shot('next-call')
+    return shown(client)
 
-    # Log a Call
-    client.wait(lambda: make_call.is_enabled(), 'Log a Call is disabled')
-    make_call.click()
-    wizard = client.dialog()
-    client.wait(lambda: wizard.locator('select[name="interest"]').count(),
-        'the Log a Call wizard did not open')
-    # a new interest, to see the trace's one change
-    new_interest = '3' if before_interest != '"3"' else '2'
-    interest_select = wizard.locator('select[name="interest"]')
-    client.choose(interest_select, value='"%s"' % new_interest)
-    description = ('Prueba del navegador %s: piden visita para firmar.'
+
+def shown(client):
+    "The trace on the screen: its prospect and business unit"
+    return (client.field('prospect').input_value(),
+        client.field('business_unit').input_value())
+
+
+def wait_next(client, before, what):
+    "Wait until the screen shows another trace than before"
+    client.wait(lambda: (client.field('prospect').input_value()
+            and shown(client) != before),
+        'the screen still shows %s after %s' % (' / '.join(before), what))
+    client.idle()
+    return shown(client)
+
+
+def check_contacts(client):
+    "The contact methods are links that dial or write"
+    links = client.pane.locator('a.column-affix[href]')
+    client.wait(lambda: links.count() >= 1,
+        'the contact methods of the screen have no links')
+    hrefs = [links.nth(i).get_attribute('href')
+        for i in range(links.count())]
+    if not all(re.match(r'(tel|sip|mailto):|https://', h or '')
+            for h in hrefs):
+        raise StepFailure('contact links that neither dial nor write: %s'
+            % hrefs)
+    return hrefs
+
+
+def step_operator_missed_call(client, state):
+    "operator1: Next Call, No Answer: 1 interaction to the next trace"
+    client.login(*OPERATOR)
+    before = open_screen(client)
+    tabs = client.tabs()
+    hrefs = check_contacts(client)
+    print('    screen: %s (%s); links %s' % (before[0], before[1],
+            ', '.join(hrefs)), flush=True)
+    client.shot('screen')
+
+    client.interactions = 0
+    client.click(client.footer_button(client.t('No Answer')))
+    after = wait_next(client, before, 'No Answer')
+    client.check_dialogs()
+    if client.tabs() != tabs:
+        raise StepFailure('the screen left %d tabs open, not %d'
+            % (client.tabs(), tabs))
+    print('    missed call logged on %s in %d interaction(s); next: %s'
+        % (before[0], client.interactions, after[0]), flush=True)
+    if client.interactions > 1:
+        raise StepFailure('a missed call took %d interactions, not 1'
+            % client.interactions)
+    state['missed'] = before[0]
+    client.shot('missed-call-logged')
+
+
+def step_operator_answered_call(client, state):
+    """operator1: interest, note, Tomorrow Morning: at most 4 interactions
+    to the next trace"""
+    client.login(*OPERATOR)
+    before = open_screen(client)
+    tabs = client.tabs()
+    description = ('Prueba del navegador %s: piden el portafolio.'
         % dt.datetime.now().strftime('%H%M%S'))
-    client.type(wizard.locator('textarea[name="description"]'), description)
-    client.wait(lambda: interest_select.input_value()
-        == '"%s"' % new_interest, 'the wizard lost the interest chosen')
-    state['description'] = description
-    state['prospect'] = prospect
-    client.shot('log-call-wizard')
-    client.finish_wizard(wizard, client.t('Log'))
 
-    # the trace form, reloaded
+    client.interactions = 0
+    client.pick(client.field('interest', 'select'), value='"3"')
+    client.write(client.field('description', 'textarea'), description)
+    client.shot('answered-call')
+    client.click(client.footer_button(client.t('Tomorrow Morning')))
+    after = wait_next(client, before, 'Tomorrow Morning')
+    client.check_dialogs()
+    if client.tabs() != tabs:
+        raise StepFailure('the screen left %d tabs open, not %d'
+            % (client.tabs(), tabs))
+    print('    answered call logged on %s in %d interaction(s); next: %s'
+        % (before[0], client.interactions, after[0]), flush=True)
+    if client.interactions > 4:
+        raise StepFailure('an answered call took %d interactions, not 4'
+            % client.interactions)
+    state['description'] = description
+    state['prospect'] = before[0]
+    client.shot('answered-call-logged')
+
+
+def next_working_day():
+    "Tomorrow or the first working day after, as the user types it"
+    day = dt.date.today() + dt.timedelta(days=1)
+    while day.weekday() >= 5:
+        day += dt.timedelta(days=1)
+    return day
+
+
+def type_datetime(client, entry, day, hour):
+    "Type the date and the hour in the entry as the user's language shows it"
+    date_format = client.page.evaluate('Sao.i18n.locale.date') or '%m/%d/%Y'
+    formatted = dt.datetime.combine(day, dt.time(hour)).strftime(
+        date_format + ' %H:%M:%S')
+    client.write(entry, formatted)
+    return formatted
+
+
+def step_operator_enter(client, state):
+    """operator1: Enter in the fields of the screen and of Log a Call keeps
+    the values chosen"""
+    client.login(*OPERATOR)
+    before = open_screen(client)
+    interest = client.field('interest', 'select')
+    client.pick(interest, value='"2"')
+    next_call = client.field('next_call')
+    typed = type_datetime(client, next_call, next_working_day(), 10)
+    client.key(next_call, 'Enter')
+    note = client.field('next_call_note')
+    client.write(note, 'Confirmar el envío del portafolio')
+    client.key(note, 'Enter')
+    client.wait(lambda: interest.input_value() == '"2"',
+        lambda: 'Enter in the screen lost the interest: %r'
+        % client.selection_value(interest))
+    client.wait(lambda: next_call.input_value() == typed,
+        lambda: 'Enter in the screen lost the next call: %r'
+        % next_call.input_value())
+    client.shot('screen-after-enter')
+    client.click(client.footer_button(client.t('Log')))
+    wait_next(client, before, 'Log')
+    client.check_dialogs()
+    print('    screen: Enter kept the interest and the next call %s; '
+        'logged on %s' % (typed, before[0]), flush=True)
+
+    # The Log a Call dialog of the trace form, where Enter used to submit
+    # the form with the interest blanked
+    client.open_menu('Prospects', 'Traces')
+    rows = client.rows()
+    client.wait(lambda: rows.count() >= 1, 'no open trace in Traces')
+    row = rows.first
+    name = client.row_text(row)
+    row.dblclick()
+    make_call = client.button('make_call')
+    client.wait(lambda: make_call.is_visible() and make_call.is_enabled(),
+        'the trace form shows no button Log a Call')
+    client.idle()
+    name = client.tab_title()
     calls = client.pane.locator('.form-one2many').filter(
         has=client.page.locator('.form-one2many-string',
             has_text=client.t('Calls')))
-    client.wait(lambda: client.row_with(description, calls).count() == 1,
-        'the call is not in the calls of the trace')
+    count = client.rows(calls).count()
+    make_call.click()
+    wizard = client.dialog()
+    interest = wizard.locator('select[name="interest"]')
+    client.wait(lambda: interest.count(), 'Log a Call did not open')
+    client.choose(interest, value='"3"')
+    next_call = wizard.locator('input[name="next_call"]').first
+    typed = type_datetime(client, next_call, next_working_day(), 11)
+    next_call.press('Enter')
+    client.idle()
+    if not wizard.is_visible():
+        raise StepFailure('Enter in the next call submitted Log a Call')
+    client.wait(lambda: interest.input_value() == '"3"',
+        lambda: 'Enter in Log a Call lost the interest: %r'
+        % client.selection_value(interest))
+    client.wait(lambda: next_call.input_value() == typed,
+        'Enter in Log a Call lost the next call')
+    client.shot('log-call-after-enter')
+    client.finish_wizard(wizard, client.t('Log'))
+    client.wait(lambda: client.rows(calls).count() == count + 1,
+        'the call logged with Log a Call is not in the calls of %s' % name)
     first = client.rows(calls).first.inner_text()
-    if description not in first:
-        raise StepFailure('the new call is not the first of the list: %r'
-            % first[:120])
-    label = INTEREST[new_interest][client.lang.startswith('es')]
-    client.wait(lambda: interest.input_value() == '"%s"' % new_interest,
-        lambda: 'the current interest of the trace shows %r, not %r' % (
-            client.selection_value(interest), label))
-    client.wait(lambda: int(call_count.input_value() or 0) == before_count + 1,
-        lambda: 'the trace counts %s calls, not %s' % (
-            call_count.input_value(), before_count + 1))
-    print('    logged: %r, current interest now %r' % (
-            description, client.selection_value(interest)), flush=True)
-    client.shot('call-logged')
+    label = INTEREST['3'][client.lang.startswith('es')]
+    if label not in first:
+        raise StepFailure('the call logged after Enter has not the interest '
+            '%r: %r' % (label, first[:120]))
+    print('    Log a Call: Enter kept the interest; logged on %s' % name,
+        flush=True)
+    client.shot('log-call-logged')
 
 
 def step_operator_calls_list(client, state):
@@ -614,7 +787,9 @@ def step_registrar_register(client, state):
 
 
 STEPS = [
-    ('operator-log-call', 'operator', step_operator_log_call),
+    ('operator-missed-call', 'operator', step_operator_missed_call),
+    ('operator-answered-call', 'operator', step_operator_answered_call),
+    ('operator-enter', 'operator', step_operator_enter),
     ('operator-calls-list', 'operator', step_operator_calls_list),
     ('admin-assign', 'admin', step_admin_assign),
     ('admin-report', 'admin', step_admin_report),

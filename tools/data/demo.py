@@ -21,6 +21,7 @@ import datetime as dt
 import random
 import sys
 import unicodedata
+from zoneinfo import ZoneInfo
 
 from proteus import Model, Wizard
 from proteus import config as pconfig
@@ -29,6 +30,8 @@ from countries import get_countries
 
 MODULE = 'sale_opportunity_management'
 COMPANY_NAME = 'Ópticas y Brigadas del Norte S.A.S'
+# The call center's time: its calling hours and the demo's schedules
+TIMEZONE = 'America/Bogota'
 TODAY = dt.date.today()
 DAYS = 60
 
@@ -297,6 +300,7 @@ def get_company(config):
     company = company_config.form
     company.party = party
     company.currency = get_currency()
+    company.timezone = TIMEZONE
     company_config.execute('add')
     set_user(config, config.user)
     company, = Company.find([])
@@ -567,7 +571,9 @@ def log_calls(config, plans, admin_id):
 def schedule_and_close(rng, config, admin_id):
     "Next calls in the past (overdue) and future; close hopeless traces"
     Trace = Model.get('sale.prospect_trace')
-    now = dt.datetime.now().replace(second=0, microsecond=0)
+    # the times of the call center's day, stored in UTC as Tryton does
+    zone = ZoneInfo(TIMEZONE)
+    now = dt.datetime.now(zone).replace(second=0, microsecond=0)
     traces = Trace.find([('state', '=', 'open')], order=[('id', 'ASC')])
     to_close = []
     schedules = {}
@@ -580,9 +586,14 @@ def schedule_and_close(rng, config, admin_id):
         if rng.random() < 0.25 and calls:
             continue  # nothing scheduled
         days = rng.choice([-6, -3, -2, -1, -1, 0, 0, 1, 1, 2, 3, 5, 8, 12])
-        when = (now.replace(hour=rng.choice([8, 9, 10, 11, 14, 15, 16]),
-                minute=rng.choice([0, 15, 30, 45]))
-            + dt.timedelta(days=days))
+        day = now.date() + dt.timedelta(days=days)
+        while day.weekday() >= 5:
+            # the calling days, Monday to Friday
+            day += dt.timedelta(days=1)
+        when = dt.datetime.combine(day, dt.time(
+                rng.choice([8, 9, 10, 11, 14, 15, 16]),
+                rng.choice([0, 15, 30, 45])), tzinfo=zone)
+        when = when.astimezone(dt.timezone.utc).replace(tzinfo=None)
         operator = trace.prospect.assigned_operator
         schedules.setdefault(operator.id if operator else admin_id, []
             ).append((trace.id, when, rng.choice(NEXT_NOTES)))

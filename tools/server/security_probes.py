@@ -532,13 +532,30 @@ def probes(data):
     yield Probe("operator1 make_call with active_model sale.prospect",
         make_call({'active_model': 'sale.prospect', 'active_id': p2,
                 'active_ids': [p2]}, ['log_call']), refused())
-    yield Probe("operator1 next_call wizard opens only own traces",
+    yield Probe("operator1 next_call screen shows only own traces",
         lambda: op1.call('wizard.sale.prospect_trace.next_call.execute',
             op1.call('wizard.sale.prospect_trace.next_call.create')[0],
             {}, 'start'),
-        answers(lambda r: r['actions'][0][1]['res_id']
-            in (d.traces['Alfa'], d.traces['Bravo']),
+        answers(lambda r: r['view']['defaults']['prospect']
+            in (d.prospects['Alfa'], d.prospects['Bravo']),
             'one of own traces'))
+
+    def screen_on(trace, button):
+        "The operator's screen sent back with the trace changed"
+        def run():
+            session_id = op1.call(
+                'wizard.sale.prospect_trace.next_call.create')[0]
+            op1.call('wizard.sale.prospect_trace.next_call.execute',
+                session_id, {}, 'start')
+            return op1.call('wizard.sale.prospect_trace.next_call.execute',
+                session_id, {'call': {
+                        'trace': trace, 'interest': '3',
+                        'description': 'logged through the screen',
+                        'skipped': [], 'logged': []}}, button)
+        return run
+    for button in ['no_answer', 'log', 'tomorrow_morning']:
+        yield Probe(f"operator1 screen {button} on operator2's trace",
+            screen_on(t2, button), refused())
 
     # 4. the registrar
     for model, record in [('sale.call', c2), ('sale.prospect_trace', t2)]:
