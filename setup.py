@@ -36,6 +36,7 @@ requires = [
     'python-sql >= 1.4',
     'phonenumbers >= 8.12',
     'email-validator >= 2',
+    'openpyxl >= 3.1',
     ]
 for dep in info.get('depends', []):
     if not re.match(r'(ir|res)(\W|$)', dep):
@@ -66,7 +67,7 @@ setup(
     package_data={
         'trytond.modules.%s' % MODULE: (info.get('xml', [])
             + ['tryton.cfg', 'view/*.xml', 'locale/*.po', 'icons/*.svg',
-                'tests/*.rst']),
+                'tests/*.rst', 'tests/data/*']),
         },
     install_requires=requires,
     extras_require={
