@@ -1,0 +1,351 @@
+# This file is part of sale_opportunity_management.  The COPYRIGHT file at
+# the top level of this repository contains the full copyright notices and
+# license terms.
+"Merge of duplicate prospects into the one kept"
+import datetime as dt
+from collections import defaultdict
+
+from trytond.exceptions import UserError
+from trytond.i18n import gettext
+from trytond.model import ModelView, fields
+from trytond.pool import Pool, PoolMeta
+from trytond.pyson import Bool, Eval
+from trytond.transaction import Transaction, without_check_access
+from trytond.wizard import Button, StateTransition, StateView, Wizard
+
+from .common import RecordAccessMixin, is_prospect_admin
+
+# The fields of the prospect kept that the others fill when empty
+FILLED_FIELDS = [
+    'city', 'address', 'party', 'business_unit', 'comment', 'company',
+    'assigned_operator',
+    ]
+
+
+class MergeError(UserError):
+    pass
+
+
+class Prospect(metaclass=PoolMeta):
+    __name__ = 'sale.prospect'
+
+    merged_into = fields.Many2One(
+        'sale.prospect', "Merged Into", readonly=True, ondelete='SET NULL',
+        states={
+            'invisible': ~Eval('merged_into'),
+            },
+        help="The prospect this one was merged into.")
+
+    @classmethod
+    def __setup__(cls):
+        super().__setup__()
+        cls._client_readonly = cls._client_readonly | {'merged_into'}
+        cls._buttons.update({
+                'merge': {
+                    'invisible': (~Bool(Eval('duplicates', []))
+                        | ~Eval('active', False)),
+                    'depends': ['duplicates', 'active'],
+                    },
+                })
+
+    @classmethod
+    def copy(cls, prospects, default=None):
+        default = default.copy() if default is not None else {}
+        default.setdefault('merged_into', None)
+        return super().copy(prospects, default=default)
+
+    @classmethod
+    @ModelView.button_action(
+        'sale_opportunity_management.wizard_prospect_merge')
+    def merge(cls, prospects):
+        pass
+
+    @classmethod
+    def merge_into(cls, prospects, target):
+        """Move to the target what the prospects have, fill its empty
+        fields, then deactivate the prospects; nothing is deleted"""
+        prospects = [p for p in prospects if p != target]
+        if not prospects:
+            return
+        with without_check_access(), Transaction().set_context(
+                _prospect_merge=True, active_test=False):
+            remap = cls._merge_contact_methods(prospects, target)
+            cls._merge_traces(prospects, target, remap)
+            cls._merge_resources(prospects, target)
+            cls._merge_values(prospects, target)
+
+    @classmethod
+    def _merge_contact_methods(cls, prospects, target):
+        """Move the contact methods whose value the target has not; return
+        the methods left behind mapped to the target's of the same value"""
+        pool = Pool()
+        ContactMethod = pool.get('prospect.contact_method')
+        kept = {}
+        for method in ContactMethod.search([
+                    ('prospect', '=', target.id),
+                    ], order=[('active', 'DESC'), ('id', 'ASC')]):
+            if method.value_compact:
+                kept.setdefault(method.value_compact, method)
+        moved, remap = [], {}
+        for prospect in prospects:
+            for method in ContactMethod.search([
+                        ('prospect', '=', prospect.id),
+                        ], order=[('active', 'DESC'), ('id', 'ASC')]):
+                compact = method.value_compact
+                if compact and compact in kept:
+                    remap[method] = kept[compact]
+                else:
+                    moved.append(method)
+                    if compact:
+                        kept[compact] = method
+        if moved:
+            ContactMethod.write(moved, {'prospect': target.id})
+        return remap
+
+    @classmethod
+    def _merge_traces(cls, prospects, target, remap):
+        """Move the traces and their calls; an open trace of a business
+        unit the target has an open trace for gives it its calls and is
+        closed"""
+        pool = Pool()
+        Trace = pool.get('sale.prospect_trace')
+        Call = pool.get('sale.call')
+        open_traces = {t.business_unit: t for t in Trace.search([
+                    ('prospect', '=', target.id),
+                    ('state', '=', 'open'),
+                    ])}
+        traces = Trace.search([
+                ('prospect', 'in', [p.id for p in prospects]),
+                ], order=[('id', 'ASC')])
+        to_empty = defaultdict(list)
+        for trace in traces:
+            if trace.state != 'open':
+                continue
+            into = open_traces.get(trace.business_unit)
+            if into:
+                to_empty[into].append(trace)
+            else:
+                open_traces[trace.business_unit] = trace
+
+        def contact(method):
+            return remap.get(method, method)
+
+        to_write, to_close = [], []
+        for into, emptied in to_empty.items():
+            for trace in emptied:
+                for call in trace.calls:
+                    to_write.extend(([call], {
+                                'prospect_trace': into.id,
+                                'contact_method': (
+                                    contact(call.contact_method).id
+                                    if call.contact_method else None),
+                                }))
+                if not into.next_call and trace.next_call:
+                    into.next_call = trace.next_call
+                    into.next_call_note = trace.next_call_note
+                to_close.append(trace)
+        if to_write:
+            # Before the traces are closed: no call is moved off a closed
+            # trace
+            Call.write(*to_write)
+        if to_close:
+            Trace.close(to_close)
+            Trace.save(list(to_empty))
+
+        to_write = []
+        for trace in traces:
+            to_write.extend(([trace], {
+                        'prospect': target.id,
+                        'prospect_contact': (
+                            contact(trace.prospect_contact).id
+                            if trace.prospect_contact else None),
+                        }))
+        if to_write:
+            Trace.write(*to_write)
+        calls = Call.search([
+                ('prospect_trace', 'in', [t.id for t in traces]),
+                ('contact_method', 'in', [m.id for m in remap]),
+                ])
+        to_write = []
+        for call in calls:
+            to_write.extend(([call], {
+                        'contact_method': contact(call.contact_method).id,
+                        }))
+        if to_write:
+            Call.write(*to_write)
+
+    @classmethod
+    def _merge_resources(cls, prospects, target):
+        "Move the notes, attachments, e-mails and chat messages"
+        pool = Pool()
+        Channel = pool.get('ir.chat.channel')
+        Message = pool.get('ir.chat.message')
+        Follower = pool.get('ir.chat.follower')
+        resources = [str(p) for p in prospects]
+        for name in ['ir.note', 'ir.attachment', 'ir.email']:
+            Resource = pool.get(name)
+            records = Resource.search([('resource', 'in', resources)])
+            if records:
+                Resource.write(records, {'resource': str(target)})
+
+        channels = Channel.search([('resource', 'in', resources)])
+        kept = Channel.search([('resource', '=', str(target))])
+        if not kept and channels:
+            kept = channels.pop(0)
+            Channel.write([kept], {'resource': str(target)})
+        elif kept:
+            kept, = kept
+        if not channels:
+            return
+        messages = Message.search([('channel', 'in', channels)])
+        if messages:
+            Message.write(messages, {'channel': kept.id})
+        following = {(f.user, f.email) for f in Follower.search([
+                    ('channel', '=', kept.id),
+                    ])}
+        followers = []
+        for follower in Follower.search([('channel', 'in', channels)]):
+            if (follower.user, follower.email) not in following:
+                following.add((follower.user, follower.email))
+                followers.append(follower)
+        if followers:
+            Follower.write(followers, {'channel': kept.id})
+
+    @classmethod
+    def _merge_values(cls, prospects, target):
+        """Fill the empty fields of the target, give it the answers to the
+        questions it has not answered and the categories; deactivate the
+        prospects merged"""
+        values = {}
+        for prospect in prospects:
+            for name in FILLED_FIELDS:
+                if (not getattr(target, name) and name not in values
+                        and getattr(prospect, name)):
+                    value = getattr(prospect, name)
+                    values[name] = getattr(value, 'id', value)
+            if not target.country and 'country' not in values:
+                if prospect.country:
+                    values['country'] = prospect.country.id
+                    values['subdivision'] = (
+                        prospect.subdivision.id if prospect.subdivision
+                        else None)
+            elif (not target.subdivision and 'subdivision' not in values
+                    and prospect.subdivision
+                    and prospect.subdivision.country == target.country):
+                values['subdivision'] = prospect.subdivision.id
+            if prospect.do_not_call and not target.do_not_call:
+                values['do_not_call'] = True
+                values['do_not_call_date'] = min(
+                    values.get('do_not_call_date') or dt.datetime.max,
+                    prospect.do_not_call_date or dt.datetime.now())
+
+        questions = {a.question for a in target.answers}
+        categories = set(target.categories)
+        answers, to_write = [], []
+        for prospect in prospects:
+            moved = [a for a in prospect.answers
+                if a.question not in questions]
+            questions.update(a.question for a in moved)
+            answers.extend(moved)
+            added = [c for c in prospect.categories if c not in categories]
+            categories.update(added)
+            to_write.extend(([prospect], {
+                        'answers': [('remove', [a.id for a in moved])],
+                        'categories': [
+                            ('remove', [c.id for c in prospect.categories])],
+                        'active': False,
+                        'merged_into': target.id,
+                        }))
+        # The prospects merged earlier into those follow them
+        merged_before = cls.search([
+                ('merged_into', 'in', [p.id for p in prospects]),
+                ('id', '!=', target.id),
+                ])
+        if merged_before:
+            to_write.extend((merged_before, {'merged_into': target.id}))
+        cls.write(*to_write)
+        if answers:
+            values['answers'] = [('add', [a.id for a in answers])]
+        if categories - set(target.categories):
+            values['categories'] = [('add', [
+                        c.id for c in categories - set(target.categories)])]
+        if not target.active or target.merged_into:
+            # The prospect kept lives on
+            values['active'] = True
+            values['merged_into'] = None
+        if values:
+            cls.write([target], values)
+
+
+class MergeStart(RecordAccessMixin, ModelView):
+    __name__ = 'sale.prospect.merge.start'
+
+    prospects = fields.Many2Many(
+        'sale.prospect', None, None, "Prospects", required=True,
+        help="The prospects to merge, the one to keep included.")
+    target = fields.Many2One(
+        'sale.prospect', "Keep", required=True,
+        domain=[
+            ('id', 'in', Eval('prospects', [])),
+            ],
+        help="The prospect that receives what the others have.")
+
+
+class Merge(Wizard):
+    __name__ = 'sale.prospect.merge'
+
+    start = StateView(
+        'sale.prospect.merge.start',
+        'sale_opportunity_management.prospect_merge_start_view_form', [
+            Button("Cancel", 'end', 'tryton-cancel'),
+            Button("Merge", 'merge', 'tryton-ok', default=True),
+            ])
+    merge = StateTransition()
+
+    def default_start(self, fields):
+        pool = Pool()
+        Prospect = pool.get('sale.prospect')
+        context = Transaction().context
+        if context.get('active_model') != Prospect.__name__:
+            return {}
+        ids = list(context.get('active_ids') or [])
+        if len(ids) == 1:
+            # From a prospect: it and its possible duplicates
+            prospect = Prospect(ids[0])
+            ids.extend(Prospect._duplicates([prospect])[prospect.id])
+        values = {'prospects': ids}
+        if ids:
+            active_id = context.get('active_id')
+            values['target'] = active_id if active_id in ids else ids[0]
+        return values
+
+    def transition_merge(self):
+        pool = Pool()
+        Prospect = pool.get('sale.prospect')
+        if not is_prospect_admin():
+            raise MergeError(gettext(
+                    'sale_opportunity_management.msg_prospect_merge_admin'))
+        target = self.start.target
+        if target not in self.start.prospects:
+            raise MergeError(gettext(
+                    'sale_opportunity_management.msg_prospect_merge_target',
+                    prospect=target.rec_name))
+        Prospect.merge_into(list(self.start.prospects), target)
+        return 'end'
+
+    def end(self):
+        return 'reload'
+
+
+class ProspectTrace(metaclass=PoolMeta):
+    __name__ = 'sale.prospect_trace'
+
+    @classmethod
+    def check_modification(cls, mode, traces, values=None, external=False):
+        if (mode == 'write' and not external and 'prospect' in values
+                and Transaction().context.get('_prospect_merge')):
+            # The merge moves the traces, calls included, to the prospect
+            # kept
+            values = {k: v for k, v in values.items() if k != 'prospect'}
+        super().check_modification(
+            mode, traces, values=values, external=external)
