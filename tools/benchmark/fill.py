@@ -100,7 +100,6 @@ def fill(conn, args, team, templates):
             ('traces', TRACES),
             ('nothing due for the first operator', NOTHING_DUE),
             ('calls planned', CALL_PLAN), ('calls', CALLS),
-            ('first calls', FIRST_CALLS),
             ('plan dropped', 'DROP TABLE bench_call')]:
         t = time.monotonic()
         conn.execute(sql, params if '%(' in sql else None)
@@ -222,23 +221,24 @@ SELECT row_number() OVER (ORDER BY random()) AS id, trace, operator
 FROM counted, generate_series(1, n)
 """
 
-# The calls: dates follow the ids (as calls are logged) over the history;
-# mostly by the trace's operator; interests 0 to 3 in proportions
-# 35/30/22/13; the trace's phone; every call a follow-up until FIRST_CALLS
+# The calls, in the order of their ids as when they are logged: dates
+# follow the ids over the history; mostly by the trace's operator;
+# interests 0 to 3 in proportions 35/30/22/13; the trace's phone; the
+# first call of each trace a first call, the others follow-ups
 CALLS = """
 INSERT INTO sale_call (id, call_type, contact_method, create_date,
     create_uid, date, description, duration, interest, operator,
     prospect_trace)
-SELECT id, 'followup_call', trace,
-    date + interval '8 hours' + random() * interval '10 hours', operator,
-    date,
+SELECT id, CASE WHEN id = first THEN 'first_call' ELSE 'followup_call' END,
+    trace, date + interval '8 hours' + random() * interval '10 hours',
+    operator, date,
     CASE WHEN interest = '3'
         THEN 'Send a quote for ' || (1 + floor(random() * 49)) || ' units'
         WHEN random() < 0.2 THEN 'Asked to call back later' END,
     CASE WHEN interest <> '0'
         THEN make_interval(secs => 30 + floor(random() * 870)) END,
     interest, operator, trace
-FROM (SELECT id, trace,
+FROM (SELECT id, trace, first,
         %(first_day)s::date
             + ((id - 1) * (%(history)s + 1) / %(calls)s)::int AS date,
         CASE WHEN operator IS NULL OR random() < 0.05
@@ -247,12 +247,10 @@ FROM (SELECT id, trace,
             ELSE operator END AS operator,
         CASE WHEN r < 0.35 THEN '0' WHEN r < 0.65 THEN '1'
             WHEN r < 0.87 THEN '2' ELSE '3' END AS interest
-    FROM (SELECT *, random() AS r FROM bench_call) AS c) AS c
-"""
-
-FIRST_CALLS = """
-UPDATE sale_call SET call_type = 'first_call'
-WHERE id IN (SELECT min(id) FROM bench_call GROUP BY trace)
+    FROM (SELECT c.*, f.first, random() AS r FROM bench_call c
+        JOIN (SELECT trace, min(id) AS first FROM bench_call
+            GROUP BY trace) AS f USING (trace)) AS c) AS c
+ORDER BY id
 """
 
 
