@@ -102,19 +102,23 @@ class Backend(h.Server):
         self.site = site
         self.port = port
         self.url = f'http://127.0.0.1:{port}'
-        self.conf = site.config(port)
+        # As doc/deployment.rst advises: caches cleared at once in every
+        # process (LISTEN/NOTIFY)
+        self.conf = site.config(port, '[cache]\nclean_timeout = 0\n')
         self.log_path = os.path.join(site.dir, f'trytond-{port}.log')
         self._log = open(self.log_path, 'ab')
         self.spawn()
 
     def spawn(self):
-        # PYTHONOPTIMIZE as in production (doc/configuration.rst)
+        # PYTHONOPTIMIZE and the client's address from nginx's header, as
+        # in production (doc/deployment.rst)
         self.process = subprocess.Popen([
                 sys.executable, os.path.join(h.BIN, 'trytond'),
                 '-c', self.conf, '-d', self.site.name],
             stdout=self._log, stderr=subprocess.STDOUT,
             stdin=subprocess.DEVNULL,
-            env=dict(os.environ, PYTHONOPTIMIZE='1'))
+            env=dict(os.environ, PYTHONOPTIMIZE='1',
+                TRYTOND_WEB__NUM_PROXIES='1'))
         self.wait_ready()
 
 
@@ -288,7 +292,8 @@ def start_cron(site):
     conf = site.config(0)
     log = open(os.path.join(site.dir, 'trytond-cron.log'), 'wb')
     return subprocess.Popen([sys.executable,
-            os.path.join(h.BIN, 'trytond-cron'), '-c', conf, '-d', site.name],
+            os.path.join(h.BIN, 'trytond-cron'), '-n', '1', '-c', conf,
+            '-d', site.name],
         stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
         env=dict(os.environ, PYTHONOPTIMIZE='1'))
 
