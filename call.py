@@ -7,7 +7,7 @@ from email.message import EmailMessage
 from email.utils import getaddresses
 
 from sql import Literal, Window
-from sql.aggregate import Count, Max
+from sql.aggregate import Count, Max, Min
 from sql.conditionals import Case, Coalesce
 from sql.functions import RowNumber
 from sql.operators import Equal, Exists
@@ -47,6 +47,19 @@ class Prospect(metaclass=PoolMeta):
             INTERESTS, "Current Interest",
             help="The interest shown on the latest call."),
         'get_current_interest')
+    next_call = fields.Function(fields.DateTime(
+            "Next Call",
+            help="The earliest next call of the open traces."))
+
+    @classmethod
+    def column_next_call(cls, tables):
+        "The earliest next call of the open traces of the prospect"
+        pool = Pool()
+        Trace = pool.get('sale.prospect_trace')
+        table, _ = tables[None]
+        trace = Trace.__table__()
+        return trace.select(Min(trace.next_call),
+            where=(trace.prospect == table.id) & (trace.state == 'open'))
 
     @classmethod
     def _latest_calls(cls, key):
@@ -151,6 +164,8 @@ class ProspectTrace(
             INTERESTS, "Current Interest",
             help="The interest shown on the latest call."),
         'get_call_summary', searcher='search_current_interest')
+    current_interest_label = fields.Function(
+        fields.Char("Interest Shown"), 'get_current_interest_label')
     call_count = fields.Function(
         fields.Integer("Calls"), 'get_call_summary')
     last_call_date = fields.Function(
@@ -307,6 +322,15 @@ class ProspectTrace(
                         value = dt.date.fromisoformat(value)
                     result[name][trace_id] = value
         return result
+
+    @classmethod
+    def get_current_interest_label(cls, traces, name):
+        "The label of the current interest, for views showing no selection"
+        labels = dict(cls.fields_get(
+                ['current_interest'])['current_interest']['selection'])
+        interests = cls.get_call_summary(traces, ['current_interest'])
+        return {i: labels.get(v) if v else None
+            for i, v in interests['current_interest'].items()}
 
     @classmethod
     def search_current_interest(cls, name, clause):

@@ -153,8 +153,29 @@ class ContactMethod(
 
     @fields.depends('contact_type', 'value')
     def on_change_value(self):
+        if self.contact_type == self.default_contact_type():
+            # The type left as proposed follows what is typed
+            self.contact_type = self._guess_type() or self.contact_type
         self.value, self.value_compact, self.invalid_phone = (
             self._normalised())
+
+    def _guess_type(self):
+        """Return the type the value looks like: an e-mail address, a
+        website, a fixed or a mobile phone number; None when unsure"""
+        value = (self.value or '').strip()
+        if not value:
+            return
+        if re.fullmatch(r'[^@\s]+@[^@\s]+', value):
+            return 'mail'
+        if re.match(r'(https?://|www\.)', value, re.IGNORECASE):
+            return 'website'
+        number = parse_phone(value, default_phone_country())
+        if number:
+            kind = phonenumbers.number_type(number)
+            if kind == phonenumbers.PhoneNumberType.FIXED_LINE:
+                return 'phone'
+            elif kind == phonenumbers.PhoneNumberType.MOBILE:
+                return 'mobile'
 
     def _normalised(self):
         "Return the value to keep, its compact form and the phone flag"

@@ -1,11 +1,22 @@
 # This file is part of sale_opportunity_management.  The COPYRIGHT file at
 # the top level of this repository contains the full copyright notices and
 # license terms.
-from trytond.model import fields
-from trytond.pool import PoolMeta
+import datetime as dt
+from collections import defaultdict
+
+from trytond import backend
+from trytond.i18n import gettext
+from trytond.model import ModelView, fields
+from trytond.pool import Pool, PoolMeta
+from trytond.pyson import Eval
+from trytond.tools import grouped_slice
+from trytond.transaction import without_check_access
+
+from .exceptions import DoNotCallWarning
 
 
 class Prospect(metaclass=PoolMeta):
+    "Prospects who asked not to be called: never proposed again"
     __name__ = 'sale.prospect'
 
     do_not_call = fields.Boolean(
@@ -17,3 +28,198 @@ class Prospect(metaclass=PoolMeta):
     @classmethod
     def default_do_not_call(cls):
         return False
+
+    @classmethod
+    def __setup__(cls):
+        super().__setup__()
+        cls._client_readonly = cls._client_readonly | {
+            'do_not_call', 'do_not_call_date'}
+        cls._buttons.update({
+                'mark_do_not_call': {
+                    'invisible': Eval('do_not_call', False),
+                    'depends': ['do_not_call'],
+                    },
+                'clear_do_not_call': {
+                    'invisible': ~Eval('do_not_call', False),
+                    'depends': ['do_not_call'],
+                    },
+                })
+
+    @classmethod
+    @ModelView.button
+    def mark_do_not_call(cls, prospects):
+        """Record that the prospects asked not to be called: close their
+        open traces, which clears their next calls"""
+        pool = Pool()
+        Trace = pool.get('sale.prospect_trace')
+        prospects = [p for p in prospects if not p.do_not_call]
+        if not prospects:
+            return
+        cls.write(prospects, {
+                'do_not_call': True,
+                'do_not_call_date': dt.datetime.now().replace(microsecond=0),
+                })
+        with without_check_access():
+            traces = Trace.search([
+                    ('prospect', 'in', [p.id for p in prospects]),
+                    ('state', '=', 'open'),
+                    ])
+            if traces:
+                Trace.close(traces)
+
+    @classmethod
+    @ModelView.button
+    def clear_do_not_call(cls, prospects):
+        "Let the prospects be called again; their traces stay closed"
+        cls.write(prospects, {
+                'do_not_call': False,
+                'do_not_call_date': None,
+                })
+
+    @classmethod
+    def on_modification(cls, mode, prospects, field_names=None):
+        if mode == 'create':
+            # Before the duplicates: the prospect asked not to be called
+            cls.check_do_not_call_contacts(prospects)
+        super().on_modification(mode, prospects, field_names=field_names)
+
+    @classmethod
+    def check_do_not_call_contacts(cls, prospects):
+        """Warn when the prospects share a contact value with a prospect
+        who asked not to be called, whatever the record rules"""
+        pool = Pool()
+        ContactMethod = pool.get('prospect.contact_method')
+        Warning = pool.get('res.user.warning')
+        ids = [p.id for p in prospects if not p.do_not_call]
+        if not ids:
+            return
+        with without_check_access():
+            mine = defaultdict(set)
+            for method in ContactMethod.search([
+                        ('prospect', 'in', ids),
+                        ('value_compact', '!=', None),
+                        ('value_compact', '!=', ''),
+                        ]):
+                mine[method.value_compact].add(method.prospect.id)
+            shared = defaultdict(dict)
+            for compacts in grouped_slice(
+                    list(mine), backend.MAX_QUERY_PARAMS):
+                for method in ContactMethod.search([
+                            ('value_compact', 'in', list(compacts)),
+                            ('prospect.do_not_call', '=', True),
+                            ('prospect', 'not in', ids),
+                            ]):
+                    for prospect_id in mine[method.value_compact]:
+                        shared[prospect_id][method.value] = method.prospect
+        for prospect in prospects:
+            if not shared.get(prospect.id):
+                continue
+            values = shared[prospect.id]
+            others = sorted(set(values.values()), key=lambda p: p.id)
+            # Keyed on the values and the prospects warned about, as the
+            # duplicates: a new record's id changes at each retry
+            key = Warning.format(
+                'prospect_do_not_call.%s' % ','.join(sorted(values)), others)
+            if Warning.check(key):
+                with without_check_access():
+                    names = ', '.join(o.rec_name for o in others)
+                raise DoNotCallWarning(key, gettext(
+                        'sale_opportunity_management'
+                        '.msg_prospect_do_not_call_contact',
+                        prospect=prospect.rec_name,
+                        values=', '.join(sorted(values)),
+                        others=names))
+
+    @classmethod
+    def unassigned(cls, business_unit=None):
+        return [p for p in super().unassigned(business_unit=business_unit)
+            if not p.do_not_call]
+
+    @classmethod
+    def assign(cls, prospects, operators, business_unit=None):
+        # Nobody is to call them
+        super().assign(
+            [p for p in prospects if not p.do_not_call], operators,
+            business_unit=business_unit)
+
+
+class ContactMethod(metaclass=PoolMeta):
+    __name__ = 'prospect.contact_method'
+
+    @classmethod
+    def on_modification(cls, mode, methods, field_names=None):
+        pool = Pool()
+        Prospect = pool.get('sale.prospect')
+        if mode == 'create' or (
+                mode == 'write' and {'value', 'contact_type'} & field_names):
+            Prospect.check_do_not_call_contacts(
+                list({m.prospect for m in methods}))
+        super().on_modification(mode, methods, field_names=field_names)
+
+
+class ProspectTrace(metaclass=PoolMeta):
+    __name__ = 'sale.prospect_trace'
+
+    @classmethod
+    def open_for(cls, prospects, business_unit=None):
+        super().open_for(
+            [p for p in prospects if not p.do_not_call],
+            business_unit=business_unit)
+
+
+class MakeCallStart(metaclass=PoolMeta):
+    __name__ = 'sale.prospect_trace.make_call.start'
+
+    def log(self, trace, next_call=None):
+        pool = Pool()
+        Prospect = pool.get('sale.prospect')
+        call = super().log(trace, next_call=next_call)
+        if self.do_not_call:
+            Prospect.mark_do_not_call([trace.prospect])
+        return call
+
+
+class AssignStart(metaclass=PoolMeta):
+    __name__ = 'sale.prospect.assign.start'
+
+    @classmethod
+    def __setup__(cls):
+        super().__setup__()
+        cls.prospects.domain = [
+            cls.prospects.domain,
+            ('do_not_call', '=', False),
+            ]
+
+
+class Assign(metaclass=PoolMeta):
+    __name__ = 'sale.prospect.assign'
+
+    def default_start(self, fields):
+        pool = Pool()
+        Prospect = pool.get('sale.prospect')
+        values = super().default_start(fields)
+        if values.get('prospects'):
+            values['prospects'] = [p.id for p in Prospect.browse(
+                    values['prospects']) if not p.do_not_call]
+        return values
+
+
+class ReassignStart(metaclass=PoolMeta):
+    __name__ = 'sale.prospect.reassign.start'
+
+    @fields.depends('prospects')
+    def on_change_from_operator(self):
+        super().on_change_from_operator()
+        self.prospects = [
+            p for p in (self.prospects or []) if not p.do_not_call]
+
+
+class NextCall(metaclass=PoolMeta):
+    __name__ = 'sale.prospect_trace.next_call'
+
+    @classmethod
+    def _domain(cls):
+        # Even when an administrator reopened one of their traces
+        return super()._domain() + [
+            ('prospect.do_not_call', '=', False),
+            ]

@@ -59,3 +59,7 @@ class ReportContextError(UserError):
 
 class CallingHoursWarning(UserWarning):
     pass
+
+
+class DoNotCallWarning(UserWarning):
+    pass

@@ -5,6 +5,9 @@ import re
 import unicodedata
 from collections import defaultdict
 
+from sql import Literal, Null
+from sql.conditionals import Case
+
 from trytond import backend
 from trytond.i18n import gettext
 from trytond.model import (
@@ -17,7 +20,8 @@ from trytond.transaction import Transaction, without_check_access
 
 from .common import (
     RecordAccessMixin, any_field_domain, in_group, is_prospect_admin)
-from .contact_method import default_phone_country, phone_search_values
+from .contact_method import (
+    PHONE_TYPES, default_phone_country, phone_search_values)
 from .exceptions import (
     DuplicateProspectWarning, LifecycleError, ProspectAccessError)
 
@@ -78,6 +82,10 @@ class Prospect(
     address = fields.Text("Address")
     contact_methods = fields.One2Many(
         'prospect.contact_method', 'prospect', "Contact Methods")
+    phone = fields.Function(fields.Char(
+            "Phone",
+            help="The first active phone number of the contact methods."),
+        searcher='search_phone')
     party = fields.Many2One(
         'party.party', "Party", ondelete='RESTRICT',
         context={
@@ -128,6 +136,14 @@ class Prospect(
             help="Active prospects with the same name "
             "or sharing a contact value."),
         'get_duplicates')
+    duplicate_names = fields.Function(fields.Char(
+            "Possible Duplicates",
+            states={
+                'invisible': ~Eval('duplicate_names'),
+                },
+            help="The active prospects with the same name "
+            "or sharing a contact value with the one being registered."),
+        'get_duplicate_names')
     comment = fields.Text("Comment")
     company = fields.Many2One(
         'company.company', "Company", ondelete='RESTRICT')
@@ -202,6 +218,29 @@ class Prospect(
         Configuration = pool.get('sale.prospect.configuration')
         country = Configuration(1).default_country
         return country.id if country else None
+
+    @classmethod
+    def column_phone(cls, tables):
+        "The value of the first active phone-like contact method"
+        pool = Pool()
+        ContactMethod = pool.get('prospect.contact_method')
+        table, _ = tables[None]
+        method = ContactMethod.__table__()
+        return method.select(method.value,
+            where=(method.prospect == table.id)
+            & (method.active == Literal(True))
+            & method.contact_type.in_(sorted(PHONE_TYPES)),
+            order_by=[
+                Case((method.sequence == Null, 0), else_=1),
+                method.sequence, method.id],
+            limit=1)
+
+    @classmethod
+    def search_phone(cls, name, clause):
+        return [('contact_methods', 'where', [
+                    ('value',) + tuple(clause[1:]),
+                    ('contact_type', 'in', sorted(PHONE_TYPES)),
+                    ])]
 
     @fields.depends('country', 'subdivision')
     def on_change_country(self):
@@ -288,6 +327,56 @@ class Prospect(
     @classmethod
     def get_duplicates(cls, prospects, name):
         return cls._duplicates(prospects)
+
+    @classmethod
+    def get_duplicate_names(cls, prospects, name):
+        duplicates = cls._duplicates(prospects)
+        ids = {i for d in duplicates.values() for i in d}
+        with without_check_access():
+            names = {p.id: p.rec_name for p in cls.browse(list(ids))}
+        return {
+            p.id: ', '.join(sorted(names[i] for i in duplicates[p.id]))
+            or None
+            for p in prospects}
+
+    @fields.depends('id', 'name', 'contact_methods')
+    def on_change_with_duplicate_names(self, name=None):
+        """The names of the possible duplicates of the values typed, for the
+        registration form"""
+        compacts = set()
+        for method in self.contact_methods or []:
+            if getattr(method, 'value', None):
+                try:
+                    _, compact, _ = method._normalised()
+                except Exception:
+                    continue
+                if compact:
+                    compacts.add(compact)
+        ids = self.find_duplicates(name_key(self.name), compacts)
+        if self.id is not None and self.id >= 0:
+            ids.discard(self.id)
+        if ids:
+            with without_check_access():
+                return ', '.join(sorted(
+                        p.rec_name for p in self.browse(list(ids))))
+
+    @classmethod
+    @without_check_access
+    def find_duplicates(cls, key, compacts):
+        """Return the ids of the active prospects with the name key or a
+        contact value of compacts, whatever the record rules"""
+        pool = Pool()
+        ContactMethod = pool.get('prospect.contact_method')
+        ids = set()
+        if key:
+            ids.update(map(int, cls.search([('name_key', '=', key)])))
+        for sub_compacts in grouped_slice(
+                list(compacts), backend.MAX_QUERY_PARAMS):
+            ids.update(m.prospect.id for m in ContactMethod.search([
+                        ('value_compact', 'in', list(sub_compacts)),
+                        ('prospect.active', '=', True),
+                        ]))
+        return ids
 
     @classmethod
     def check_duplicates(cls, prospects):

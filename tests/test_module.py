@@ -263,6 +263,95 @@ class SaleOpportunityManagementTestCase(CompanyTestMixin, ModuleTestCase):
             ['first_call', 'followup_call', 'followup_call', 'followup_call'])
 
     @with_transaction()
+    def test_contact_method_type_guessed(self):
+        "Test the type proposed follows the value typed"
+        pool = Pool()
+        Configuration = pool.get('sale.prospect.configuration')
+        Country = pool.get('country.country')
+        ContactMethod = pool.get('prospect.contact_method')
+        colombia, = Country.create([{'name': "Colombia", 'code': 'CO'}])
+        Configuration.create([{'default_country': colombia.id}])
+        for value, contact_type in [
+                ('compras@example.com', 'mail'),
+                ('www.example.com', 'website'),
+                ('601 555 0002', 'phone'),
+                ('300 123 4567', 'mobile'),
+                ('ext. 104', 'mobile'),
+                ]:
+            with self.subTest(value=value):
+                method = ContactMethod(
+                    contact_type=ContactMethod.default_contact_type(),
+                    value=value)
+                method.on_change_value()
+                self.assertEqual(method.contact_type, contact_type)
+        method = ContactMethod(contact_type='whatsapp', value='601 555 0002')
+        method.on_change_value()
+        self.assertEqual(method.contact_type, 'whatsapp')
+
+    @with_transaction()
+    def test_prospect_phone_next_call(self):
+        "Test the phone and the next call of prospects in lists"
+        pool = Pool()
+        Prospect = pool.get('sale.prospect')
+        Trace = pool.get('sale.prospect_trace')
+        BusinessUnit = pool.get('sale.business_unit')
+        later = dt.datetime(2030, 1, 2, 10, 0)
+        sooner = dt.datetime(2030, 1, 1, 10, 0)
+        prospect = self._prospect(contact_methods=[('create', [{
+                            'contact_type': 'mail',
+                            'value': 'compras@example.com',
+                            'sequence': 1,
+                            }, {
+                            'contact_type': 'phone',
+                            'value': '+57 601 555 0002',
+                            'sequence': 3,
+                            }, {
+                            'contact_type': 'mobile',
+                            'value': '+57 300 123 4567',
+                            'sequence': 2,
+                            }])])
+        other = self._prospect(name="Other")
+        units = BusinessUnit.search([], limit=2)
+        Trace.create([
+                {'prospect': prospect.id, 'business_unit': units[0].id,
+                    'next_call': later},
+                {'prospect': prospect.id, 'business_unit': units[1].id,
+                    'next_call': sooner},
+                {'prospect': other.id, 'next_call': later,
+                    'state': 'closed'},
+                ])
+        prospect, other = Prospect.browse([prospect.id, other.id])
+        self.assertEqual(prospect.phone, '+57 300 1234567')
+        self.assertIsNone(other.phone)
+        self.assertEqual(prospect.next_call, sooner)
+        self.assertIsNone(other.next_call)
+        self.assertEqual(
+            Prospect.search([('phone', 'ilike', '%555%')]), [prospect])
+        self.assertEqual(
+            Prospect.search([], order=[('next_call', 'ASC NULLS LAST')]),
+            [prospect, other])
+
+    @with_transaction()
+    def test_duplicate_names_typed(self):
+        "Test the possible duplicates are named as the prospect is typed"
+        pool = Pool()
+        Prospect = pool.get('sale.prospect')
+        ContactMethod = pool.get('prospect.contact_method')
+        self._prospect(name="Óptica Sol", contact_methods=[('create', [{
+                            'contact_type': 'mobile',
+                            'value': '+57 300 123 4567',
+                            }])])
+        prospect = Prospect(name="OPTICA SOL S.A.S", contact_methods=[])
+        self.assertEqual(
+            prospect.on_change_with_duplicate_names(), "Óptica Sol")
+        prospect = Prospect(name="Lunas", contact_methods=[
+                ContactMethod(contact_type='mobile', value='+573001234567')])
+        self.assertEqual(
+            prospect.on_change_with_duplicate_names(), "Óptica Sol")
+        prospect = Prospect(name="Lunas", contact_methods=[])
+        self.assertIsNone(prospect.on_change_with_duplicate_names())
+
+    @with_transaction()
     def test_calling_slot(self):
         "Test the next calling slot of a datetime, in UTC without company"
         pool = Pool()
