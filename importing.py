@@ -17,6 +17,7 @@ import phonenumbers
 from phonenumbers import PhoneNumberFormat
 from sql import Literal
 from sql.aggregate import Count
+from sql.functions import CurrentTimestamp
 
 from trytond import backend
 from trytond.exceptions import UserError
@@ -899,16 +900,36 @@ class Importer:
             ContactMethod.create(methods)
 
     def create_lines(self, lines):
+        """Insert the lines of the rows in SQL, in one query: they are the
+        import's own record of what it did, which nothing else creates,
+        and their creation by the ORM (defaults, checks, reading them
+        back) took a tenth of the time of an import"""
         pool = Pool()
         Line = pool.get('sale.prospect.import.line')
-        Line.create([{
-                    'prospect_import': self.import_.id,
-                    'row': row.number,
-                    'name': row.name,
-                    'status': status,
-                    'message': message,
-                    'prospect': target.id if target else None,
-                    } for row, status, target, message in lines])
+        line = Line.__table__()
+        transaction = Transaction()
+        cursor = transaction.connection.cursor()
+        if not lines:
+            return
+        columns = [
+            line.create_uid, line.create_date, line.prospect_import,
+            line.row, line.name, line.status, line.message, line.prospect]
+        values = [
+            [transaction.user, CurrentTimestamp(), self.import_.id,
+                row.number, row.name, status, message,
+                target.id if target else None]
+            for row, status, target, message in lines]
+        ids = transaction.database.nextid(
+            transaction.connection, Line._table, count=len(values))
+        if ids is not None:
+            if len(values) == 1:
+                ids = [ids]
+            columns.append(line.id)
+            for value, id_ in zip(values, ids):
+                value.append(id_)
+        for sub_values in grouped_slice(
+                values, backend.MAX_QUERY_PARAMS // len(columns)):
+            cursor.execute(*line.insert(columns, list(sub_values)))
 
 
 def add_lines(text, lines):
