@@ -97,7 +97,7 @@ L = {
     'E-Mail': ('E-Mail', 'Correo electrónico'),
     }
 INTEREST = {
-    '2': ('Medium interest', 'Interés medio'),
+    '2': ('Medium interest', 'Interés intermedio'),
     '3': ('High interest', 'Interés alto'),
     }
 
@@ -571,11 +571,14 @@ def step_operator_enter(client, state):
     client.wait(lambda: make_call.is_visible() and make_call.is_enabled(),
         'the trace form shows no button Log a Call')
     client.idle()
-    name = client.tab_title()
+    name = client.field('prospect').input_value()
     calls = client.pane.locator('.form-one2many').filter(
         has=client.page.locator('.form-one2many-string',
             has_text=client.t('Calls')))
-    count = client.rows(calls).count()
+    call_count = client.field('call_count')
+    client.wait(lambda: call_count.input_value() != '',
+        'the trace form shows no number of calls')
+    count = int(call_count.input_value() or 0)
     make_call.click()
     wizard = client.dialog()
     interest = wizard.locator('select[name="interest"]')
@@ -594,13 +597,14 @@ def step_operator_enter(client, state):
         'Enter in Log a Call lost the next call')
     client.shot('log-call-after-enter')
     client.finish_wizard(wizard, client.t('Log'))
-    client.wait(lambda: client.rows(calls).count() == count + 1,
-        'the call logged with Log a Call is not in the calls of %s' % name)
-    first = client.rows(calls).first.inner_text()
+    client.wait(lambda: int(call_count.input_value() or 0) == count + 1,
+        lambda: 'the trace of %s counts %s calls, not %d' % (
+            name, call_count.input_value(), count + 1))
     label = INTEREST['3'][client.lang.startswith('es')]
-    if label not in first:
-        raise StepFailure('the call logged after Enter has not the interest '
-            '%r: %r' % (label, first[:120]))
+    first = client.rows(calls).first
+    client.wait(lambda: label in first.inner_text(),
+        lambda: 'the call logged after Enter has not the interest %r: %r'
+        % (label, first.inner_text()[:120]))
     print('    Log a Call: Enter kept the interest; logged on %s' % name,
         flush=True)
     client.shot('log-call-logged')
