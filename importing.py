@@ -474,6 +474,13 @@ class Prospect(metaclass=PoolMeta):
         if not Transaction().context.get('_prospect_import'):
             super().check_duplicates(prospects)
 
+    @classmethod
+    def check_do_not_call_contacts(cls, prospects):
+        # The import rejected the rows with the number or address of a
+        # prospect who asked not to be called, for a batch at once
+        if not Transaction().context.get('_prospect_import'):
+            super().check_do_not_call_contacts(prospects)
+
 
 class ContactMethod(metaclass=PoolMeta):
     __name__ = 'prospect.contact_method'
