@@ -107,9 +107,17 @@ class Prospect(metaclass=PoolMeta):
         """Move the traces and their calls; an open trace of a business
         unit the target has an open trace for gives it its calls and is
         closed"""
-        pool = Pool()
-        Trace = pool.get('sale.prospect_trace')
-        Call = pool.get('sale.call')
+        def contact(method):
+            return remap.get(method, method) if method else None
+        traces, to_empty = cls._traces_to_empty(prospects, target)
+        cls._empty_traces(to_empty, contact)
+        cls._move_traces(traces, target, remap, contact)
+
+    @classmethod
+    def _traces_to_empty(cls, prospects, target):
+        """Return the traces of the prospects, and the open ones to empty
+        into each open trace of the target for the same business unit"""
+        Trace = Pool().get('sale.prospect_trace')
         open_traces = {t.business_unit: t for t in Trace.search([
                     ('prospect', '=', target.id),
                     ('state', '=', 'open'),
@@ -126,19 +134,23 @@ class Prospect(metaclass=PoolMeta):
                 to_empty[into].append(trace)
             else:
                 open_traces[trace.business_unit] = trace
+        return traces, to_empty
 
-        def contact(method):
-            return remap.get(method, method)
-
+    @classmethod
+    def _empty_traces(cls, to_empty, contact):
+        "Move the calls of the traces into the open trace, and close them"
+        pool = Pool()
+        Trace = pool.get('sale.prospect_trace')
+        Call = pool.get('sale.call')
         to_write, to_close = [], []
         for into, emptied in to_empty.items():
             for trace in emptied:
                 for call in trace.calls:
+                    method = contact(call.contact_method)
                     to_write.extend(([call], {
                                 'prospect_trace': into.id,
                                 'contact_method': (
-                                    contact(call.contact_method).id
-                                    if call.contact_method else None),
+                                    method.id if method else None),
                                 }))
                 if not into.next_call and trace.next_call:
                     into.next_call = trace.next_call
@@ -152,13 +164,19 @@ class Prospect(metaclass=PoolMeta):
             Trace.close(to_close)
             Trace.save(list(to_empty))
 
+    @classmethod
+    def _move_traces(cls, traces, target, remap, contact):
+        """Give the traces to the target, their contact and their calls'
+        contact methods replaced by the target's"""
+        pool = Pool()
+        Trace = pool.get('sale.prospect_trace')
+        Call = pool.get('sale.call')
         to_write = []
         for trace in traces:
+            method = contact(trace.prospect_contact)
             to_write.extend(([trace], {
                         'prospect': target.id,
-                        'prospect_contact': (
-                            contact(trace.prospect_contact).id
-                            if trace.prospect_contact else None),
+                        'prospect_contact': method.id if method else None,
                         }))
         if to_write:
             Trace.write(*to_write)
@@ -216,6 +234,22 @@ class Prospect(metaclass=PoolMeta):
         """Fill the empty fields of the target, give it the answers to the
         questions it has not answered and the categories; deactivate the
         prospects merged"""
+        values = cls._filled_values(prospects, target)
+        answers, categories = cls._release(prospects, target)
+        if answers:
+            values['answers'] = [('add', [a.id for a in answers])]
+        if categories:
+            values['categories'] = [('add', [c.id for c in categories])]
+        if not target.active or target.merged_into:
+            # The prospect kept lives on
+            values['active'] = True
+            values['merged_into'] = None
+        if values:
+            cls.write([target], values)
+
+    @classmethod
+    def _filled_values(cls, prospects, target):
+        "Return the values of the prospects for the empty fields of target"
         values = {}
         for prospect in prospects:
             for name in FILLED_FIELDS:
@@ -238,7 +272,13 @@ class Prospect(metaclass=PoolMeta):
                 values['do_not_call_date'] = min(
                     values.get('do_not_call_date') or dt.datetime.max,
                     prospect.do_not_call_date or dt.datetime.now())
+        return values
 
+    @classmethod
+    def _release(cls, prospects, target):
+        """Deactivate the prospects merged into the target and take from
+        them the answers to the questions it has not answered and the
+        categories it has not; return those"""
         questions = {a.question for a in target.answers}
         categories = set(target.categories)
         answers, to_write = [], []
@@ -264,17 +304,7 @@ class Prospect(metaclass=PoolMeta):
         if merged_before:
             to_write.extend((merged_before, {'merged_into': target.id}))
         cls.write(*to_write)
-        if answers:
-            values['answers'] = [('add', [a.id for a in answers])]
-        if categories - set(target.categories):
-            values['categories'] = [('add', [
-                        c.id for c in categories - set(target.categories)])]
-        if not target.active or target.merged_into:
-            # The prospect kept lives on
-            values['active'] = True
-            values['merged_into'] = None
-        if values:
-            cls.write([target], values)
+        return answers, categories - set(target.categories)
 
 
 class MergeStart(RecordAccessMixin, ModelView):
