@@ -78,6 +78,7 @@ class Deadline:
 
 def drive(args):
     deadline = Deadline(args.timeout)
+    load = os.getloadavg()
     site = harness.Site(DB_NAME, keep=args.keep)
     try:
         log("bench: creating the database (trytond-admin)")
@@ -95,7 +96,7 @@ def drive(args):
         if args.explain:
             plans = explain_misses(args, bench, config, site.dir, deadline)
             deadline.done('plans explained')
-        machine = machine_info(bench)
+        machine = machine_info(bench, load)
     finally:
         site.close()
     deadline.phases['whole run'] = time.monotonic() - deadline.started
@@ -159,7 +160,7 @@ def write_outputs(args, items, machine, plans):
                     'args': vars(args)}, f, indent=1, default=str)
 
 
-def machine_info(bench):
+def machine_info(bench, load):
     import trytond
     settings = dict(bench.sql.execute(
             "SELECT name, setting || COALESCE(unit, '') FROM pg_settings "
@@ -175,7 +176,8 @@ def machine_info(bench):
         'optimize': 1,
         'commit': git_commit(),
         # Other jobs on the machine show here: the figures vary with them
-        'load': '%.1f %.1f %.1f' % os.getloadavg(),
+        'load': '%.1f %.1f %.1f at the start, %.1f %.1f %.1f at the end' % (
+            *load, *os.getloadavg()),
         'from_date': str(bench.from_date),
         'to_date': str(bench.today),
         }

@@ -62,7 +62,7 @@ def print_results(items, machine, args, plans=None):
             machine['commit']))
     print("PostgreSQL settings: %s" % ', '.join(
             '%s=%s' % i for i in sorted(machine['settings'].items())))
-    print("load average at the end (1, 5, 15 min): %s" % machine['load'])
+    print("load average (1, 5, 15 min): %s" % machine['load'])
     print("screen = the requests of the web client over JSON-RPC, one "
         "after the other (median of the runs; p95 for logging a call); "
         "SQL = hand-written queries giving the same rows")

@@ -77,6 +77,7 @@ class Stats:
         self.refused = {}           # token -> error
         self.unknown = {}           # token -> error (outcome never known)
         self.latencies = []         # (end time, seconds) of the answers
+        self.waits = []             # seconds from sending to acknowledged
         self.unknown_outcomes = 0   # 502/504 or no answer: looked up
         self.found_after_unknown = 0
         self.retried_after_unknown = 0
@@ -342,7 +343,14 @@ class Operator(threading.Thread):
             self.stats.latencies.append((end, end - start))
         return result
 
+    def acknowledge(self, token, call_id):
+        "The call is stored: count the wait since it was first sent"
+        with self.stats.lock:
+            self.stats.acknowledged[token] = (self.login, call_id)
+            self.stats.waits.append(time.monotonic() - self.sent)
+
     def log_call(self, trace, token):
+        self.sent = time.monotonic()
         values = {
             'prospect_trace': trace,
             'interest': self.random.choice('0123'),
@@ -366,9 +374,7 @@ class Operator(threading.Thread):
                 return
             except UNKNOWN as error:
                 return self.after_unknown(values, token, error)
-            with self.stats.lock:
-                self.stats.acknowledged[token] = (self.login, call_id)
-            return
+            return self.acknowledge(token, call_id)
 
     def after_unknown(self, values, token, error):
         "Look the token up, then send the call once more if it is not there"
@@ -383,9 +389,7 @@ class Operator(threading.Thread):
             return
         if found:
             stats.add('found_after_unknown')
-            with stats.lock:
-                stats.acknowledged[token] = (self.login, found[0])
-            return
+            return self.acknowledge(token, found[0])
         stats.add('retried_after_unknown')
         try:
             call_id, = patient(lambda: self.create(values), retry_502=False)
@@ -397,8 +401,7 @@ class Operator(threading.Thread):
                 else:
                     stats.unknown[token] = f'{error!r}; retry: {again!r}'
         else:
-            with stats.lock:
-                stats.acknowledged[token] = (self.login, call_id)
+            self.acknowledge(token, call_id)
 
 
 def patient(func, retry_502=True):
@@ -626,6 +629,8 @@ def run_figures(args, n, stats, kill, phase, base, stored, spread):
         'throughput_calls_s': round(
             len(stats.acknowledged) / phase['duration'], 1),
         'latency_ms': summary(latencies),
+        # Retries and look-ups included: the wait of the operator
+        'acknowledged_ms': summary([x * 1000 for x in stats.waits]),
         'after_kill_ms': summary(after_kill) if kill else None,
         'baseline_ms': summary(base),
         'killed': kill,
@@ -665,8 +670,10 @@ def print_run(f, checks, problems, stats):
     print(f'load-test:   {f["acknowledged"]} of {f["requested"]} calls '
         f'acknowledged in {f["duration_s"]}s: {f["throughput_calls_s"]} '
         f'calls/s; latency p50 {lat["p50"]} ms, p95 {lat["p95"]} ms, '
-        f'p99 {lat["p99"]} ms, max {lat["max"]} ms; '
-        f'CPUs {f["cpu_busy_percent"]}% busy')
+        f'p99 {lat["p99"]} ms, max {lat["max"]} ms; until acknowledged '
+        f'p95 {f["acknowledged_ms"]["p95"]} ms, max '
+        f'{f["acknowledged_ms"]["max"]} ms; CPUs {f["cpu_busy_percent"]}% '
+        'busy')
     print(f'load-test:   baseline alone p50 {f["baseline_ms"]["p50"]} ms; '
         f'outcome unknown {f["unknown_outcomes"]} (found stored '
         f'{f["found_after_unknown"]}, sent again '
@@ -717,13 +724,14 @@ def final_checks(site, nginx, admin_password, cron):
 
 def print_table(results):
     print()
-    print('processes  calls/s  p50 ms  p95 ms  p99 ms  lost  twice  '
-        'unknown (found/resent)  restart s  CPUs %')
+    print('processes  calls/s  p50 ms  p95 ms  p99 ms  max wait ms  lost  '
+        'twice  unknown (found/resent)  restart s  CPUs %')
     for f in results:
         kill = f['killed'] or {}
         print(f'{f["processes"]:>9}  {f["throughput_calls_s"]:>7}  '
             f'{f["latency_ms"]["p50"]:>6}  {f["latency_ms"]["p95"]:>6}  '
-            f'{f["latency_ms"]["p99"]:>6}  {f["lost"]:>4}  '
+            f'{f["latency_ms"]["p99"]:>6}  '
+            f'{f["acknowledged_ms"]["max"]:>11}  {f["lost"]:>4}  '
             f'{f["duplicated"]:>5}  {f["unknown_outcomes"]:>7} '
             f'({f["found_after_unknown"]}/{f["retried_after_unknown"]})'
             f'{"":>9}  {kill.get("restart_s", "-"):>9}  '
