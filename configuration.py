@@ -65,6 +65,11 @@ class Configuration(
         WEEKDAYS, "Calling Days", sort=False,
         help="The days of the week on which prospects are called.\n"
         "Leave empty to call every day.")
+    recycle_lost_after = fields.TimeDelta(
+        "Recycle Lost After",
+        help="Put the lost prospects back to lead, unassigned, this long "
+        "after they were lost.\n"
+        "Leave empty to keep them lost.")
 
     @classmethod
     def default_auto_assign_creator(cls):

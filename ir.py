@@ -14,6 +14,8 @@ USER_RULE_MODELS = {
     'sale.prospect_trace.report.interest',
     'sale.prospect_trace.report.pending',
     'sale.prospect.report.assignment', 'sale.call.report.high_interest',
+    'sale.prospect.report.funnel', 'sale.call.target',
+    'sale.call.report.target',
     }
 
 
@@ -40,6 +42,16 @@ class Rule(metaclass=PoolMeta):
         if USER_RULE_MODELS & set(model_names):
             key = (*key, Transaction().user)
         return key
+
+
+class Cron(metaclass=PoolMeta):
+    __name__ = 'ir.cron'
+
+    @classmethod
+    def __setup__(cls):
+        super().__setup__()
+        cls.method.selection.append(
+            ('sale.prospect|recycle_lost', "Recycle Lost Prospects"))
 
 
 class EmailTemplate(metaclass=PoolMeta):

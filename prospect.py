@@ -23,7 +23,7 @@ from .common import (
 from .contact_method import (
     PHONE_TYPES, default_phone_country, phone_search_values)
 from .exceptions import (
-    DuplicateProspectWarning, LifecycleError, ProspectAccessError)
+    DuplicateProspectWarning, ProspectAccessError)
 
 # Legal forms left out when names are compared for duplicates
 LEGAL_FORMS = {
@@ -114,13 +114,6 @@ class Prospect(
             ('customer', "Customer"),
             ('lost', "Lost"),
             ], "Stage", required=True, readonly=True, sort=False)
-    lost_reason = fields.Char(
-        "Reason for Loss",
-        states={
-            'invisible': Eval('stage') == 'customer',
-            'readonly': Eval('stage') == 'lost',
-            },
-        help="Why the prospect was lost.")
     answers = fields.Many2Many(
         'sale.prospect-sale.prospect.question.answer', 'prospect', 'answer',
         "Answers")
@@ -465,22 +458,11 @@ class Prospect(
                 'sale_opportunity_management.msg_prospect_create_operator'))
 
     @classmethod
-    def check_client_values(cls, prospects, values):
-        super().check_client_values(prospects, values)
-        # The reason is given before losing, kept once lost
-        if 'lost_reason' in values and any(
-                p.stage in {'lost', 'customer'} for p in prospects or []):
-            raise ProspectAccessError(gettext(
-                    'sale_opportunity_management.msg_prospect_lost_reason',
-                    prospect=prospects[0].rec_name))
-
-    @classmethod
     def copy(cls, prospects, default=None):
         default = default.copy() if default is not None else {}
         default.setdefault('assigned_operator', None)
         default.setdefault('state', 'unassigned')
         default.setdefault('party', None)
-        default.setdefault('lost_reason', None)
         default.setdefault('stage', 'lead')
         return super().copy(prospects, default=default)
 
@@ -501,17 +483,6 @@ class Prospect(
     @Workflow.transition('customer')
     def make_customer(cls, prospects):
         pass
-
-    @classmethod
-    @ModelView.button
-    @Workflow.transition('lost')
-    def lose(cls, prospects):
-        for prospect in prospects:
-            if not prospect.lost_reason:
-                raise LifecycleError(gettext(
-                        'sale_opportunity_management'
-                        '.msg_prospect_lost_reason_required',
-                        prospect=prospect.rec_name))
 
     @classmethod
     @ModelView.button

@@ -4,10 +4,10 @@
 import datetime as dt
 
 from dateutil.relativedelta import relativedelta
-from sql import Literal, Null
-from sql.aggregate import Count, Max, Min, Sum
+from sql import Cast, Literal, Null
+from sql.aggregate import Avg, Count, Max, Min, Sum
 from sql.conditionals import Coalesce
-from sql.functions import DateTrunc
+from sql.functions import DateTrunc, Function
 from sql.operators import Exists
 
 from trytond import backend
@@ -20,7 +20,7 @@ from trytond.tools import grouped_slice
 from trytond.transaction import Transaction
 from trytond.wizard import StateAction, Wizard
 
-from .common import INTERESTS, RecordAccessMixin
+from .common import INTERESTS, RecordAccessMixin, is_prospect_admin
 from .exceptions import ReportContextError
 
 PATH_SEPARATOR = ' → '
@@ -715,6 +715,169 @@ class CallHighInterest(CallReportMixin, ModelSQL, ModelView):
     @classmethod
     def _row_calls_domain(cls, row):
         return [('id', '=', row.id)]
+
+
+class JulianDay(Function):
+    "The number of days since the origin of the Julian calendar (SQLite)"
+    __slots__ = ()
+    _function = 'JULIANDAY'
+
+
+class ProspectReportMixin(ReportMixin):
+    "Report on the active prospects of the companies of the user"
+    __slots__ = ()
+
+    @classmethod
+    def _joins(cls):
+        Prospect = Pool().get('sale.prospect')
+        prospect = Prospect.__table__()
+        return prospect, {'prospect': prospect}
+
+    @classmethod
+    def _where(cls, tables):
+        Context = Pool().get('sale.call.report.context')
+        context = Context.report_context()
+        prospect = tables['prospect']
+        where = (prospect.active == Literal(True)) & cls._company_filter(
+            prospect.company)
+        if context['operator']:
+            where &= prospect.assigned_operator == context['operator']
+        if context['business_unit']:
+            where &= prospect.business_unit == context['business_unit']
+        return where
+
+    @classmethod
+    def _days_between(cls, start, end):
+        "Return the SQL expression of the days from the start to the end date"
+        if backend.name == 'sqlite':
+            return JulianDay(end) - JulianDay(SQLite_Date(start))
+        return end - Cast(start, 'DATE')
+
+
+class ProspectFunnel(ProspectReportMixin, ModelSQL, ModelView):
+    __name__ = 'sale.prospect.report.funnel'
+
+    business_unit = fields.Many2One('sale.business_unit', "Business Unit")
+    operator = fields.Many2One('res.user', "Operator")
+    prospects = fields.Integer(
+        "Prospects", help="The prospects created in the period.")
+    leads = fields.Integer("Leads")
+    qualified = fields.Integer("Qualified")
+    agreements = fields.Integer("Agreements")
+    customers = fields.Integer("Customers")
+    lost = fields.Integer("Lost")
+    conversion = fields.Float(
+        "Conversion", digits=(1, 4),
+        help="The share of the prospects that became customers.")
+    average_days_to_customer = fields.Float(
+        "Average Days to Customer", digits=(16, 1),
+        help="The mean number of days from the creation of the prospects "
+        "to their becoming customers.")
+
+    @classmethod
+    def __setup__(cls):
+        super().__setup__()
+        cls._order = [
+            ('business_unit', 'ASC NULLS FIRST'),
+            ('operator', 'ASC NULLS FIRST'),
+            ('id', 'ASC'),
+            ]
+
+    @classmethod
+    def _columns(cls, tables):
+        prospect = tables['prospect']
+        prospects = Count(prospect.id)
+        customers = Count(prospect.id, filter_=prospect.stage == 'customer')
+        days = cls._days_between(prospect.create_date, prospect.customer_date)
+        return [
+            Min(prospect.id).as_('id'),
+            prospect.business_unit.as_('business_unit'),
+            prospect.assigned_operator.as_('operator'),
+            prospects.as_('prospects'),
+            *(Count(prospect.id, filter_=prospect.stage == stage).as_(name)
+                for name, stage in [
+                    ('leads', 'lead'),
+                    ('qualified', 'qualified'),
+                    ('agreements', 'agreement'),
+                    ]),
+            customers.as_('customers'),
+            Count(prospect.id, filter_=prospect.stage == 'lost').as_('lost'),
+            cls.conversion.sql_cast(
+                customers / cls.conversion.sql_cast(prospects)
+                ).as_('conversion'),
+            cls.average_days_to_customer.sql_cast(
+                Avg(days, filter_=prospect.stage == 'customer')
+                ).as_('average_days_to_customer'),
+            ]
+
+    @classmethod
+    def _where(cls, tables):
+        Context = Pool().get('sale.call.report.context')
+        context = Context.report_context()
+        prospect = tables['prospect']
+        where = super()._where(tables)
+        # Both ends of the period included, whatever the time of creation
+        if context['from_date']:
+            where &= prospect.create_date >= dt.datetime.combine(
+                context['from_date'], dt.time())
+        if context['to_date']:
+            where &= prospect.create_date < dt.datetime.combine(
+                context['to_date'] + dt.timedelta(days=1), dt.time())
+        return where
+
+    @classmethod
+    def _group_by(cls, tables):
+        prospect = tables['prospect']
+        return [prospect.business_unit, prospect.assigned_operator]
+
+
+class ProspectLostReason(ProspectReportMixin, ModelSQL, ModelView):
+    __name__ = 'sale.prospect.report.lost_reason'
+
+    reason = fields.Many2One('sale.prospect.lost_reason', "Reason")
+    business_unit = fields.Many2One('sale.business_unit', "Business Unit")
+    prospects = fields.Integer(
+        "Prospects", help="The prospects lost in the period.")
+
+    @classmethod
+    def __setup__(cls):
+        super().__setup__()
+        cls._order = [
+            ('prospects', 'DESC'),
+            ('reason', 'ASC'),
+            ('business_unit', 'ASC NULLS FIRST'),
+            ('id', 'ASC'),
+            ]
+
+    @classmethod
+    def _columns(cls, tables):
+        prospect = tables['prospect']
+        return [
+            Min(prospect.id).as_('id'),
+            prospect.lost_reason.as_('reason'),
+            prospect.business_unit.as_('business_unit'),
+            Count(prospect.id).as_('prospects'),
+            ]
+
+    @classmethod
+    def _where(cls, tables):
+        Context = Pool().get('sale.call.report.context')
+        context = Context.report_context()
+        prospect = tables['prospect']
+        where = super()._where(tables) & (prospect.stage == 'lost')
+        if context['from_date']:
+            where &= prospect.lost_date >= context['from_date']
+        if context['to_date']:
+            where &= prospect.lost_date <= context['to_date']
+        if not is_prospect_admin():
+            # The rows count the prospects of the operator only
+            where &= prospect.assigned_operator == Transaction().user
+        return where
+
+    @classmethod
+    def _group_by(cls, tables):
+        prospect = tables['prospect']
+        return [prospect.lost_reason, prospect.business_unit]
 
 
 class OpenCalls(Wizard):

@@ -49,6 +49,10 @@ tests_require = [
     # a real SMTP server for the e-mails sent after a call
     'aiosmtpd >= 1.4',
     ]
+# The optional bridge to the sale opportunities is tested too
+tests_require += [
+    '%s_%s >= %s, < %s' % (PREFIX, dep, series, next_minor)
+    for dep in info.get('extras_depend', [])]
 
 setup(
     name='%s_%s' % (PREFIX, MODULE),

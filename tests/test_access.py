@@ -90,18 +90,43 @@ class AccessTestCase(TestCase):
             rpc(Prospect, 'qualify', [mine])
         self.assertEqual(mine.stage, 'qualified')
 
+    def _lose(self, prospects, reason):
+        "Run the lose dialog on the prospects as the dispatcher does"
+        Lose = Pool().get('sale.prospect.lose', type='wizard')
+        ids = [p.id for p in prospects]
+        with Transaction().set_context(
+                active_model='sale.prospect', active_ids=ids,
+                active_id=ids[0]):
+            session_id, _, _ = Lose.create()
+            Lose.execute(session_id, {
+                    'start': {'reason': reason.id, 'comment': "Gone"},
+                    }, 'lose')
+
     @with_transaction()
-    def test_lost_reason_kept_once_lost(self):
-        "Test the reason for loss is given before losing, then kept"
+    def test_lost_reason_given_by_the_dialog(self):
+        "Test the reason for loss is given by the lose dialog only"
         pool = Pool()
         Prospect = pool.get('sale.prospect')
-        operator, _, mine, _ = self._prospects()
+        Reason = pool.get('sale.prospect.lost_reason')
+        operator, _, mine, other = self._prospects()
+        budget, competitor = Reason.search([], limit=2)
         with Transaction().set_user(operator.id):
-            rpc(Prospect, 'write', [mine], {'lost_reason': "No budget"})
-            rpc(Prospect, 'lose', [mine])
+            for values in [
+                    {'lost_reason': budget.id},
+                    {'lost_date': mine.create_date.date()},
+                    {'agreement_date': mine.create_date.date()},
+                    ]:
+                with self.subTest(values=values), \
+                        self.assertRaisesRegex(AccessError, 'directly'):
+                    rpc(Prospect, 'write', [mine], values)
             with self.assertRaises(AccessError):
-                rpc(Prospect, 'write', [mine], {'lost_reason': "Other"})
-        self.assertEqual(mine.lost_reason, "No budget")
+                self._lose([other], budget)
+            self._lose([mine], budget)
+            with self.assertRaises(AccessError):
+                rpc(Prospect, 'write', [mine], {'lost_reason': competitor.id})
+        self.assertEqual(
+            (mine.stage, mine.lost_reason, other.stage),
+            ('lost', budget, 'lead'))
 
     @with_transaction()
     def test_registrar_edits_own_unassigned(self):

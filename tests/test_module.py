@@ -2,7 +2,10 @@
 # the top level of this repository contains the full copyright notices and
 # license terms.
 import datetime as dt
+import glob
+import os
 import unittest
+from unittest.mock import patch
 
 from trytond.modules.company.tests import CompanyTestMixin, create_company
 from trytond.modules.sale_opportunity_management.contact_method import (
@@ -78,6 +81,18 @@ class SaleOpportunityManagementTestCase(CompanyTestMixin, ModuleTestCase):
             ('sale.prospect_trace', 'company'),
             ('sale.call', 'company'),
             }
+
+    def test_view(self):
+        # The views of the bridge to sale_opportunity are loaded only with
+        # it (opportunity.xml): test_opportunity.py checks them
+        bridge = {'opportunity_form.xml', 'prospect_form_opportunity.xml'}
+        all_files = glob.glob
+
+        def without_bridge(*args, **kwargs):
+            return [f for f in all_files(*args, **kwargs)
+                if os.path.basename(f) not in bridge]
+        with patch('glob.glob', without_bridge):
+            super().test_view()
 
     def _prospect(self, **values):
         pool = Pool()
@@ -447,7 +462,7 @@ class SaleOpportunityManagementTestCase(CompanyTestMixin, ModuleTestCase):
         actions = Action.search([
                 ('context_model', '=', 'sale.call.report.context'),
                 ])
-        self.assertEqual(len(actions), 6)
+        self.assertEqual(len(actions), 9)
         for action in actions:
             with self.subTest(action=action.name):
                 filters = PYSONDecoder().decode(action.pyson_context).get(

@@ -18,6 +18,7 @@ REPORTS = [
     'sale.prospect_trace.report.pending',
     'sale.prospect.report.assignment',
     'sale.call.report.high_interest',
+    'sale.prospect.report.funnel',
     ]
 
 

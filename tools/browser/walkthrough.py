@@ -29,6 +29,9 @@ Steps (each logs in again in a new browser context):
                          interest
   admin-report           admin: Reports > Calls per Operator, rows and the
                          total, then its graph view
+  admin-lose-funnel      admin: Mark as Lost on a prospect asks the reason
+                         (No budget) and a comment in a dialog; Reports >
+                         Funnel, rows and the total, then its graph view
   registrar-register     registrar: Register Prospect: a known name shows its
                          possible duplicates; name, business unit, city, a
                          mobile and a mail (their types taken from their
@@ -882,6 +885,68 @@ def step_registrar_register(client, state):
     client.shot('registered')
 
 
+# The labels of the pipeline step (S17)
+L.update({
+    'Funnel': ('Funnel', 'Embudo'),
+    'Mark as Lost': ('Mark as Lost', 'Marcar como perdido'),
+    'No budget': ('No budget', 'Sin presupuesto'),
+    'Lost': ('Lost', 'Perdido'),
+    'Prospects (column)': ('Prospects', 'Prospectos'),
+    })
+
+
+def step_admin_lose_funnel(client, state):
+    """admin: Mark as Lost asks the reason in a dialog; Reports > Funnel,
+    rows, total, graph"""
+    client.login(*ADMIN)
+    client.open_menu('Prospects', 'Prospects')
+    rows = client.rows()
+    client.wait(lambda: rows.count() >= 1, 'no prospect listed')
+    rows.first.dblclick()
+    lose = client.button('lose')
+    client.wait(lambda: lose.is_visible(), 'no button Mark as Lost')
+    name = client.field('name').input_value()
+    lose.click()
+    wizard = client.dialog()
+    reason = wizard.locator('select[name="reason"]').first
+    client.wait(lambda: reason.is_visible(), 'the dialog asks no reason')
+    client.choose(reason, label=client.t('No budget'))
+    client.type(wizard.locator('textarea[name="comment"]').first,
+        'Presupuesto congelado hasta el próximo año')
+    client.shot('lose-dialog')
+    client.finish_wizard(wizard, client.t('Mark as Lost'))
+    stage = client.field('stage', 'select')
+    client.wait(lambda: client.selection_value(stage) == client.t('Lost'),
+        lambda: 'the stage shows %r' % client.selection_value(stage))
+    print('    %s lost: %s' % (name, client.t('No budget')), flush=True)
+    client.shot('prospect-lost')
+
+    client.open_menu('Prospects', 'Reports', 'Funnel')
+    rows = client.rows()
+    client.wait(lambda: rows.count() >= 1,
+        'the Funnel shows no row for the current month')
+    client.idle()
+    column = client.t('Prospects (column)')
+    index = client.columns().index(column)
+    values = [int(rows.nth(i).locator('td').nth(index).inner_text().strip()
+            or 0) for i in range(rows.count())]
+    footer = client.pane.locator('.treeview').first.locator('tfoot')
+    client.wait(lambda: footer.count() and footer.locator('th').nth(
+            index).inner_text().strip(), 'the funnel shows no total')
+    total = int(footer.locator('th').nth(index).inner_text().split()[-1])
+    print('    %d rows, prospects %s, total %d' % (
+            len(values), values, total), flush=True)
+    if total != sum(values):
+        raise StepFailure('the total %d is not the sum of the rows %d'
+            % (total, sum(values)))
+    client.shot('funnel')
+    client.pane.locator('button#switch_').click()
+    bars = client.pane.locator('.graph .bb-bar, .graph .c3-bar, '
+        '.graph path.bb-shape, .graph path.c3-shape')
+    client.wait(lambda: bars.count() >= 1, 'the funnel graph shows no bar')
+    client.shot('funnel-graph')
+
+
 STEPS = [
     ('operator-missed-call', 'operator', step_operator_missed_call),
     ('operator-answered-call', 'operator', step_operator_answered_call),
@@ -890,6 +955,7 @@ STEPS = [
     ('admin-assign', 'admin', step_admin_assign),
     ('admin-prospects', 'admin', step_admin_prospects),
     ('admin-report', 'admin', step_admin_report),
+    ('admin-lose-funnel', 'admin', step_admin_lose_funnel),
     ('registrar-register', 'registrar', step_registrar_register),
     ]
 

@@ -637,19 +637,39 @@ def move_stages(rng, prospects):
     except Exception as exception:
         log('  NOTE stage buttons: %s' % first_line(exception))
     try:
-        for prospect in lost:
-            prospect.lost_reason = rng.choice([
-                    "Contrato vigente con la competencia",
-                    "Sin presupuesto este año",
-                    "No manejan personal suficiente para una brigada",
-                    ])
-            prospect.save()
+        reasons = [(xml_id('lost_reason_%s' % code), comment)
+            for code, comment in [
+                ('competitor', "Contrato vigente con la competencia"),
+                ('no_budget', "Sin presupuesto este año"),
+                ('not_decision_maker', "La decisión es de la gerencia"),
+                ('unreachable', "No contestan en ningún número"),
+                ]]
+        for index, prospect in enumerate(lost):
+            reason, comment = reasons[index % len(reasons)]
+            lose = prospect.click('lose')
+            lose.form.reason = reason
+            lose.form.comment = comment
+            lose.execute('lose')
         if lost:
-            Prospect.click(lost, 'lose')
             done.append('%d lost' % len(lost))
     except Exception as exception:
         log('  NOTE lose: %s' % first_line(exception))
     log('  stages: %s' % (', '.join(done) or 'unchanged'))
+
+
+def create_targets(operators, units):
+    "A target for each operator: all business units, then optics"
+    Target = Model.get('sale.call.target')
+    targets = [
+        Target(operator=operators[0], calls_per_day=25,
+            answered_per_day=10, agreements_per_month=4),
+        Target(operator=operators[1], calls_per_day=20,
+            answered_per_day=8, agreements_per_month=3),
+        Target(operator=operators[1], business_unit=units['optics'],
+            calls_per_day=10, answered_per_day=4, agreements_per_month=2),
+        ]
+    Target.save(targets)
+    log('  %d operator targets' % len(targets))
 
 
 def create_profiling(rng, prospects):
@@ -744,6 +764,10 @@ def main():
     log_calls(config, plan_calls(rng, traces), admin_id)
     schedule_and_close(rng, config, admin_id)
     move_stages(rng, assigned)
+    try:
+        create_targets(operators, units)
+    except Exception as exception:
+        log('  NOTE targets: %s' % first_line(exception))
 
     Call = Model.get('sale.call')
     log('Done: %d prospects, %d traces, %d calls' % (

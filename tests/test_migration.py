@@ -1,0 +1,109 @@
+# This file is part of sale_opportunity_management.  The COPYRIGHT file at
+# the top level of this repository contains the full copyright notices and
+# license terms.
+"""Tests of the migrations of the database of a previous version: the test
+puts back the previous schema and values by SQL, then registers the models
+as trytond-admin --update does"""
+from sql import Null
+
+from trytond.pool import Pool
+from trytond.tests.test_tryton import (
+    TestCase, activate_module, drop_db, with_transaction)
+from trytond.transaction import Transaction
+
+MODULE = 'sale_opportunity_management'
+
+
+class MigrationTestCase(TestCase):
+    "Test the migrations from the previous versions"
+
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        drop_db()
+        activate_module(MODULE)
+
+    @classmethod
+    def tearDownClass(cls):
+        super().tearDownClass()
+        drop_db()
+
+    def _previous_lost_reason(self, texts):
+        """Make the database look like 8.0.0's: the reason for loss a free
+        text, no reason shipped"""
+        pool = Pool()
+        Prospect = pool.get('sale.prospect')
+        Reason = pool.get('sale.prospect.lost_reason')
+        ModelData = pool.get('ir.model.data')
+        cursor = Transaction().connection.cursor()
+        table_h = Prospect.__table_handler__(MODULE)
+        table_h.drop_column('lost_reason')
+        table_h.add_column('lost_reason', 'VARCHAR')
+        table = Prospect.__table__()
+        for prospect, text in texts.items():
+            cursor.execute(*table.update(
+                    [table.lost_reason, table.lost_date], [text, Null],
+                    where=table.id == prospect.id))
+        reason = Reason.__table__()
+        data = ModelData.__table__()
+        cursor.execute(*data.delete(
+                where=(data.module == MODULE)
+                & (data.model == Reason.__name__)))
+        cursor.execute(*reason.delete())
+        Pool().get('ir.model.data')._get_id_cache.clear()
+
+    @with_transaction()
+    def test_lost_reason_text(self):
+        "Test the free text reasons are linked to a reason or commented"
+        pool = Pool()
+        Prospect = pool.get('sale.prospect')
+        Reason = pool.get('sale.prospect.lost_reason')
+        ModelData = pool.get('ir.model.data')
+        budget, competitor, reopened, ordinary, other = Prospect.create([
+                {'name': "Budget", 'stage': 'lost', 'comment': "Old note"},
+                {'name': "Competitor", 'stage': 'lost'},
+                {'name': "Reopened", 'stage': 'qualified'},
+                {'name': "Ordinary", 'stage': 'lead'},
+                {'name': "Other", 'stage': 'lost'},
+                ])
+        self._previous_lost_reason({
+                budget: "  no BUDGET! ",
+                competitor: "Sin presupuesto",
+                reopened: "chose a Competitor",
+                ordinary: None,
+                other: "Se fue con la competencia",
+                })
+
+        Prospect.__register__(MODULE)
+        Transaction().cache.clear()
+
+        self.assertFalse(
+            Prospect.__table_handler__(MODULE).column_exist(
+                '_temp_lost_reason'))
+        budget_id = ModelData.get_id(MODULE, 'lost_reason_no_budget')
+        competitor_id = ModelData.get_id(MODULE, 'lost_reason_competitor')
+        for prospect, reason, comment in [
+                (budget, budget_id, "Old note"),
+                # "Sin presupuesto" is "No budget" in Spanish
+                (competitor, budget_id, None),
+                (reopened, competitor_id, None),
+                (ordinary, None, None),
+                (other, None, "Reason for loss: Se fue con la competencia"),
+                ]:
+            with self.subTest(prospect=prospect.name):
+                prospect = Prospect(prospect.id)
+                self.assertEqual(
+                    prospect.lost_reason.id if prospect.lost_reason else None,
+                    reason)
+                self.assertEqual(prospect.comment, comment)
+                self.assertEqual(
+                    bool(prospect.lost_date), prospect.stage == 'lost')
+        # the reasons created are those the XML file updates
+        self.assertEqual(
+            sorted(r.id for r in Reason.search([])),
+            sorted({budget_id, competitor_id}))
+        self.assertEqual(Reason(budget_id).name, "No budget")
+
+        # a second update changes nothing
+        Prospect.__register__(MODULE)
+        self.assertEqual(Prospect(budget.id).lost_reason.id, budget_id)
