@@ -292,11 +292,27 @@ def start_cron(site):
     "trytond-cron on the database, as in production"
     conf = site.config(0)
     log = open(os.path.join(site.dir, 'trytond-cron.log'), 'wb')
+    # In a session of its own: its pool of processes is stopped with it
     return subprocess.Popen([sys.executable,
             os.path.join(h.BIN, 'trytond-cron'), '-n', '1', '-c', conf,
             '-d', site.name],
         stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-        env=dict(os.environ, PYTHONOPTIMIZE='1'))
+        env=dict(os.environ, PYTHONOPTIMIZE='1'), start_new_session=True)
+
+
+def stop_cron(cron):
+    "Stop trytond-cron and the processes of its pool"
+    if cron.poll() is None:
+        os.killpg(cron.pid, signal.SIGTERM)
+        try:
+            cron.wait(10)
+        except subprocess.TimeoutExpired:
+            os.killpg(cron.pid, signal.SIGKILL)
+            cron.wait()
+    try:
+        os.killpg(cron.pid, signal.SIGKILL)  # a worker left behind
+    except ProcessLookupError:
+        pass
 
 
 # --- the virtual operators --------------------------------------------------
@@ -810,9 +826,8 @@ def main(argv=None):
         checks.append(('the run completed', False))
         print('FAIL the run completed: see the traceback above')
     finally:
-        if cron and cron.poll() is None:
-            cron.terminate()
-            cron.wait(10)
+        if cron:
+            stop_cron(cron)
         site.close()
     failed = sum(1 for _, ok in checks if not ok)
     print(f'load-test: {time.monotonic() - started:.0f}s in all')
