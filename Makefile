@@ -40,6 +40,7 @@ load-test: $(STAMP)
 # doc/performance.rst.
 bench: $(STAMP)
 	$(VPY) tools/bench $(BENCH_ARGS)
+	$(VPY) tools/bench-import $(BENCH_IMPORT_ARGS)
 
 # tools/demo reuses the venv of make test (it runs the stamp rule above when
 # needed, as on a fresh clone) and installs the web client itself.
