@@ -590,7 +590,44 @@ class TracePending(TraceReportMixin, ModelSQL, ModelView):
         return [tables['prospect'].assigned_operator]
 
 
-class ProspectAssignment(ReportMixin, ModelSQL, ModelView):
+class JulianDay(Function):
+    "The number of days since the origin of the Julian calendar (SQLite)"
+    __slots__ = ()
+    _function = 'JULIANDAY'
+
+
+class ProspectReportMixin(ReportMixin):
+    "Report on the active prospects of the companies of the user"
+    __slots__ = ()
+
+    @classmethod
+    def _joins(cls):
+        Prospect = Pool().get('sale.prospect')
+        prospect = Prospect.__table__()
+        return prospect, {'prospect': prospect}
+
+    @classmethod
+    def _where(cls, tables):
+        Context = Pool().get('sale.call.report.context')
+        context = Context.report_context()
+        prospect = tables['prospect']
+        where = (prospect.active == Literal(True)) & cls._company_filter(
+            prospect.company)
+        if context['operator']:
+            where &= prospect.assigned_operator == context['operator']
+        if context['business_unit']:
+            where &= prospect.business_unit == context['business_unit']
+        return where
+
+    @classmethod
+    def _days_between(cls, start, end):
+        "Return the SQL expression of the days from the start to the end date"
+        if backend.name == 'sqlite':
+            return JulianDay(end) - JulianDay(SQLite_Date(start))
+        return end - Cast(start, 'DATE')
+
+
+class ProspectAssignment(ProspectReportMixin, ModelSQL, ModelView):
     __name__ = 'sale.prospect.report.assignment'
 
     business_unit = fields.Many2One('sale.business_unit', "Business Unit")
@@ -634,19 +671,6 @@ class ProspectAssignment(ReportMixin, ModelSQL, ModelView):
             cls.open_traces.sql_cast(Sum(Coalesce(open_.traces, 0))
                 ).as_('open_traces'),
             ]
-
-    @classmethod
-    def _where(cls, tables):
-        Context = Pool().get('sale.call.report.context')
-        context = Context.report_context()
-        prospect = tables['prospect']
-        where = (prospect.active == Literal(True)) & cls._company_filter(
-            prospect.company)
-        if context['operator']:
-            where &= prospect.assigned_operator == context['operator']
-        if context['business_unit']:
-            where &= prospect.business_unit == context['business_unit']
-        return where
 
     @classmethod
     def _group_by(cls, tables):
@@ -715,43 +739,6 @@ class CallHighInterest(CallReportMixin, ModelSQL, ModelView):
     @classmethod
     def _row_calls_domain(cls, row):
         return [('id', '=', row.id)]
-
-
-class JulianDay(Function):
-    "The number of days since the origin of the Julian calendar (SQLite)"
-    __slots__ = ()
-    _function = 'JULIANDAY'
-
-
-class ProspectReportMixin(ReportMixin):
-    "Report on the active prospects of the companies of the user"
-    __slots__ = ()
-
-    @classmethod
-    def _joins(cls):
-        Prospect = Pool().get('sale.prospect')
-        prospect = Prospect.__table__()
-        return prospect, {'prospect': prospect}
-
-    @classmethod
-    def _where(cls, tables):
-        Context = Pool().get('sale.call.report.context')
-        context = Context.report_context()
-        prospect = tables['prospect']
-        where = (prospect.active == Literal(True)) & cls._company_filter(
-            prospect.company)
-        if context['operator']:
-            where &= prospect.assigned_operator == context['operator']
-        if context['business_unit']:
-            where &= prospect.business_unit == context['business_unit']
-        return where
-
-    @classmethod
-    def _days_between(cls, start, end):
-        "Return the SQL expression of the days from the start to the end date"
-        if backend.name == 'sqlite':
-            return JulianDay(end) - JulianDay(SQLite_Date(start))
-        return end - Cast(start, 'DATE')
 
 
 class ProspectFunnel(ProspectReportMixin, ModelSQL, ModelView):
