@@ -232,8 +232,8 @@ class Prospect(metaclass=PoolMeta):
     @classmethod
     def _merge_values(cls, prospects, target):
         """Fill the empty fields of the target, give it the answers to the
-        questions it has not answered and the categories; deactivate the
-        prospects merged"""
+        questions it has not answered and the categories, and the
+        do-not-call mark; deactivate the prospects merged"""
         values = cls._filled_values(prospects, target)
         answers, categories = cls._release(prospects, target)
         if answers:
@@ -246,6 +246,12 @@ class Prospect(metaclass=PoolMeta):
             values['merged_into'] = None
         if values:
             cls.write([target], values)
+        since = cls._do_not_call_since(prospects, target)
+        if since:
+            # One of them asked not to be called: so did the prospect kept,
+            # whose open traces are closed
+            cls.mark_do_not_call([target])
+            cls.write([target], {'do_not_call_date': since})
 
     @classmethod
     def _filled_values(cls, prospects, target):
@@ -267,12 +273,18 @@ class Prospect(metaclass=PoolMeta):
                     and prospect.subdivision
                     and prospect.subdivision.country == target.country):
                 values['subdivision'] = prospect.subdivision.id
-            if prospect.do_not_call and not target.do_not_call:
-                values['do_not_call'] = True
-                values['do_not_call_date'] = min(
-                    values.get('do_not_call_date') or dt.datetime.max,
-                    prospect.do_not_call_date or dt.datetime.now())
         return values
+
+    @classmethod
+    def _do_not_call_since(cls, prospects, target):
+        """Return since when the first of the prospects asked not to be
+        called, when the target did not"""
+        if target.do_not_call:
+            return
+        dates = [p.do_not_call_date or dt.datetime.now().replace(microsecond=0)
+            for p in prospects if p.do_not_call]
+        if dates:
+            return min(dates)
 
     @classmethod
     def _release(cls, prospects, target):
