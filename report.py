@@ -244,7 +244,30 @@ class CallReportMixin(ReportMixin):
         return [('operator', '=', row.operator.id if row.operator else None)]
 
 
-class CallOperator(CallReportMixin, ModelSQL, ModelView):
+class CallDailyReportMixin(CallReportMixin):
+    "Report on the calls of the period, from their counts per day"
+    __slots__ = ()
+
+    @classmethod
+    def _joins(cls):
+        CallDaily = Pool().get('sale.call.daily')
+        daily = CallDaily.__table__()
+        return daily, {'daily': daily}
+
+    @classmethod
+    def _where(cls, tables):
+        Context = Pool().get('sale.call.report.context')
+        context = Context.report_context()
+        daily = tables['daily']
+        where = cls._calls_in_period(daily)
+        if context['business_unit']:
+            where &= daily.business_unit == context['business_unit']
+        if context['operator']:
+            where &= daily.operator == context['operator']
+        return where
+
+
+class CallOperator(CallDailyReportMixin, ModelSQL, ModelView):
     __name__ = 'sale.call.report.operator'
 
     operator = fields.Many2One('res.user', "Operator")
@@ -273,30 +296,28 @@ class CallOperator(CallReportMixin, ModelSQL, ModelView):
 
     @classmethod
     def _columns(cls, tables):
-        call, trace = tables['call'], tables['trace']
-        calls = Count(call.id)
-        answered = Count(call.id, filter_=call.interest != '0')
+        daily = tables['daily']
+        calls = Sum(daily.calls)
+        answered = calls - Sum(daily.interest_0)
         return [
-            Min(call.id).as_('id'),
-            call.operator.as_('operator'),
-            trace.business_unit.as_('business_unit'),
+            Min(daily.id).as_('id'),
+            daily.operator.as_('operator'),
+            daily.business_unit.as_('business_unit'),
             calls.as_('calls'),
             answered.as_('answered'),
-            Count(call.id, filter_=call.interest == '0').as_('missed'),
-            *(Count(call.id, filter_=call.interest == i).as_(f'interest_{i}')
+            Sum(daily.interest_0).as_('missed'),
+            *(Sum(getattr(daily, f'interest_{i}')).as_(f'interest_{i}')
                 for i in '0123'),
-            Count(call.id, filter_=call.call_type == 'first_call'
-                ).as_('first_calls'),
-            Count(call.id, filter_=call.call_type == 'followup_call'
-                ).as_('followup_calls'),
+            Sum(daily.first_calls).as_('first_calls'),
+            Sum(daily.followup_calls).as_('followup_calls'),
             cls.answer_rate.sql_cast(answered / cls.answer_rate.sql_cast(calls)
                 ).as_('answer_rate'),
             ]
 
     @classmethod
     def _group_by(cls, tables):
-        call, trace = tables['call'], tables['trace']
-        return [call.operator, trace.business_unit]
+        daily = tables['daily']
+        return [daily.operator, daily.business_unit]
 
     @classmethod
     def _row_calls_domain(cls, row):
@@ -306,7 +327,7 @@ class CallOperator(CallReportMixin, ModelSQL, ModelView):
             ]
 
 
-class CallOperatorTimeseries(CallReportMixin, ModelSQL, ModelView):
+class CallOperatorTimeseries(CallDailyReportMixin, ModelSQL, ModelView):
     __name__ = 'sale.call.report.operator.timeseries'
 
     operator = fields.Many2One('res.user', "Operator")
@@ -326,36 +347,23 @@ class CallOperatorTimeseries(CallReportMixin, ModelSQL, ModelView):
 
     @classmethod
     def table_query(cls):
-        # The calls with the first day of their period, grouped in an outer
-        # query by its plain column: PostgreSQL binds the period as a
-        # parameter, which makes two DateTrunc expressions different to it
-        calls = super().table_query()
-        return calls.select(
-            *cls._bucket_columns(calls),
-            group_by=cls._bucket_group_by(calls))
-
-    @classmethod
-    def _joins(cls):
-        # The calls alone: PostgreSQL would not drop an unused join
-        Call = Pool().get('sale.call')
-        call = Call.__table__()
-        return call, {'call': call}
-
-    @classmethod
-    def _in_business_unit(cls, tables, business_unit):
-        Trace = Pool().get('sale.prospect_trace')
-        trace = Trace.__table__()
-        return tables['call'].prospect_trace.in_(trace.select(
-                trace.id, where=trace.business_unit == business_unit))
+        # The counts of each day with the first day of its period, grouped
+        # in an outer query by its plain column: PostgreSQL binds the period
+        # as a parameter, which makes two DateTrunc expressions different
+        days = super().table_query()
+        return days.select(
+            *cls._bucket_columns(days),
+            group_by=cls._bucket_group_by(days))
 
     @classmethod
     def _columns(cls, tables):
         Context = Pool().get('sale.call.report.context')
         period = Context.report_context()['period']
-        call = tables['call']
+        daily = tables['daily']
         return [
-            call.id, call.operator, call.interest,
-            cls.date.sql_cast(cls._period_start(period, call.date)
+            daily.id, daily.operator, daily.calls, daily.interest_0,
+            daily.interest_3,
+            cls.date.sql_cast(cls._period_start(period, daily.date)
                 ).as_('date'),
             ]
 
@@ -368,20 +376,19 @@ class CallOperatorTimeseries(CallReportMixin, ModelSQL, ModelView):
         return DateTrunc(period, column)
 
     @classmethod
-    def _bucket_columns(cls, calls):
+    def _bucket_columns(cls, days):
         return [
-            Min(calls.id).as_('id'),
-            calls.operator.as_('operator'),
-            calls.date.as_('date'),
-            Count(calls.id).as_('calls'),
-            Count(calls.id, filter_=calls.interest != '0').as_('answered'),
-            Count(calls.id, filter_=calls.interest == '3'
-                ).as_('high_interest'),
+            Min(days.id).as_('id'),
+            days.operator.as_('operator'),
+            days.date.as_('date'),
+            Sum(days.calls).as_('calls'),
+            (Sum(days.calls) - Sum(days.interest_0)).as_('answered'),
+            Sum(days.interest_3).as_('high_interest'),
             ]
 
     @classmethod
-    def _bucket_group_by(cls, calls):
-        return [calls.operator, calls.date]
+    def _bucket_group_by(cls, days):
+        return [days.operator, days.date]
 
     @classmethod
     def _row_calls_domain(cls, row):

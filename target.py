@@ -6,7 +6,7 @@ import datetime as dt
 
 from dateutil.relativedelta import relativedelta
 from sql import Literal, Null
-from sql.aggregate import Count
+from sql.aggregate import Count, Sum
 from sql.conditionals import Case, Coalesce
 from sql.operators import Equal
 
@@ -210,19 +210,16 @@ class TargetReport(ReportMixin, ModelSQL, ModelView):
     @classmethod
     def _calls(cls, target, answered=False):
         "Return the query of the calls of the target's operator in the period"
-        pool = Pool()
-        Call = pool.get('sale.call')
-        Trace = pool.get('sale.prospect_trace')
-        call, trace = Call.__table__(), Trace.__table__()
-        where = (cls._calls_in_period(call)
-            & (call.operator == target.operator)
+        CallDaily = Pool().get('sale.call.daily')
+        daily = CallDaily.__table__()
+        where = (cls._calls_in_period(daily)
+            & (daily.operator == target.operator)
             & ((target.business_unit == Null)
-                | (trace.business_unit == target.business_unit)))
+                | (daily.business_unit == target.business_unit)))
+        count = Sum(daily.calls)
         if answered:
-            where &= call.interest != '0'
-        return call.join(
-            trace, condition=call.prospect_trace == trace.id).select(
-            Count(call.id), where=where)
+            count -= Sum(daily.interest_0)
+        return daily.select(Coalesce(count, 0), where=where)
 
     @classmethod
     def _agreements(cls, target, start, end):

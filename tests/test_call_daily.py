@@ -1,0 +1,106 @@
+# This file is part of sale_opportunity_management.  The COPYRIGHT file at
+# the top level of this repository contains the full copyright notices and
+# license terms.
+import datetime as dt
+
+from trytond.pool import Pool
+from trytond.tests.test_tryton import (
+    TestCase, activate_module, drop_db, with_transaction)
+from trytond.transaction import Transaction
+
+from ..call_daily import COUNTS, KEY
+
+
+class CallDailyTestCase(TestCase):
+    "Test the counts of calls per day follow the calls"
+
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        drop_db()
+        activate_module('sale_opportunity_management')
+
+    @classmethod
+    def tearDownClass(cls):
+        super().tearDownClass()
+        drop_db()
+
+    def _stored(self):
+        "Return the stored counts per key, without the empty ones"
+        CallDaily = Pool().get('sale.call.daily')
+        daily = CallDaily.__table__()
+        cursor = Transaction().connection.cursor()
+        cursor.execute(*daily.select(*(getattr(daily, c)
+                    for c in KEY + COUNTS)))
+        stored = {}
+        for row in cursor:
+            key, counts = tuple(row[:len(KEY)]), row[len(KEY):]
+            self.assertNotIn(key, stored, msg="one row per key")
+            stored[key] = dict(zip(COUNTS, counts))
+        return stored
+
+    def assertCountsFollowCalls(self):
+        pool = Pool()
+        Call = pool.get('sale.call')
+        CallDaily = pool.get('sale.call.daily')
+        expected = {
+            key: {c: values.get(c, 0) for c in COUNTS}
+            for key, values in CallDaily.counts(
+                calls=[c.id for c in Call.search([])]).items()}
+        stored = self._stored()
+        self.assertEqual(stored, expected)
+        self.assertTrue(all(v['calls'] for v in stored.values()))
+
+    @with_transaction()
+    def test_counts(self):
+        "Test the counts after logging, changing and deleting calls"
+        pool = Pool()
+        User = pool.get('res.user')
+        BusinessUnit = pool.get('sale.business_unit')
+        Prospect = pool.get('sale.prospect')
+        Trace = pool.get('sale.prospect_trace')
+        Call = pool.get('sale.call')
+        CallDaily = pool.get('sale.call.daily')
+        ana, luis = User.create([{'login': 'ana'}, {'login': 'luis'}])
+        optics, brigades = BusinessUnit.search([], limit=2)
+        prospects = Prospect.create([
+                {'name': "Óptica %s" % i, 'assigned_operator': ana.id}
+                for i in range(3)])
+        traces = Trace.create([
+                {'prospect': prospects[0].id, 'business_unit': optics.id},
+                {'prospect': prospects[1].id, 'business_unit': brigades.id},
+                {'prospect': prospects[2].id},
+                ])
+        today = dt.date.today()
+        yesterday = today - dt.timedelta(days=1)
+        with Transaction().set_user(ana.id):
+            calls = Call.create([{
+                        'prospect_trace': trace.id,
+                        'interest': interest,
+                        'date': date,
+                        }
+                    for trace in traces
+                    for interest, date in [
+                        ('0', yesterday), ('2', yesterday), ('3', today)]])
+        self.assertCountsFollowCalls()
+        optics_today = self._stored()[(None, today, ana.id, optics.id)]
+        self.assertEqual(optics_today['calls'], 1)
+        self.assertEqual(optics_today['interest_3'], 1)
+        self.assertEqual(optics_today['followup_calls'], 1)
+
+        # corrected by an administrator: other interest, day, operator
+        Call.write(calls[:1], {'interest': '1'}, calls[1:2], {
+                'date': today, 'operator': luis.id})
+        self.assertCountsFollowCalls()
+        # a whole trace moved to another business unit
+        Trace.write([traces[2]], {'business_unit': optics.id})
+        self.assertCountsFollowCalls()
+        # a call moved to another trace, then deleted with others
+        Call.write(calls[3:4], {'prospect_trace': traces[0].id})
+        self.assertCountsFollowCalls()
+        Call.delete(calls[1:5])
+        self.assertCountsFollowCalls()
+        # and counted again from the calls alone
+        stored = self._stored()
+        CallDaily.rebuild()
+        self.assertEqual(self._stored(), stored)
