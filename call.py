@@ -199,9 +199,10 @@ class ProspectTrace(
             ]
         cls._sql_indexes.update({
                 Index(t, (t.prospect, Index.Range())),
+                # In the order of the lists of open traces
                 Index(
-                    t, (t.state, Index.Equality(cardinality='low')),
-                    (t.next_call, Index.Range()),
+                    t, (t.next_call, Index.Range(order='ASC NULLS FIRST')),
+                    (t.id, Index.Range(order='DESC')),
                     where=t.state == 'open'),
                 })
         cls._order = [

@@ -9,26 +9,24 @@ import datetime as dt
 # The administrator has no company: only the calls without company
 CALLS_WHERE = ('c.date >= %s AND c.date <= %s '
     'AND (c.company IS NULL)')
-INTEREST_COUNTS = ', '.join(
-    "count(*) FILTER (WHERE c.interest = '%s') AS interest_%s" % (i, i)
-    for i in '0123')
 
+# The reports of calls read the counts of calls per day (sale.call.daily)
+DAYS_WHERE = ('d.date >= %s AND d.date <= %s '
+    'AND (d.company IS NULL)')
 OPERATOR = (
-    "SELECT min(c.id) AS id, c.operator, t.business_unit, "
-    "count(*) AS calls, "
-    "count(*) FILTER (WHERE c.interest <> '0') AS answered, "
-    "count(*) FILTER (WHERE c.interest = '0') AS missed, "
-    + INTEREST_COUNTS + ", "
-    "count(*) FILTER (WHERE c.call_type = 'first_call') AS first_calls, "
-    "count(*) FILTER (WHERE c.call_type = 'followup_call') "
-    "AS followup_calls, "
-    "(count(*) FILTER (WHERE c.interest <> '0'))::float8 / count(*) "
+    "SELECT min(d.id) AS id, d.operator, d.business_unit, "
+    "sum(d.calls) AS calls, "
+    "sum(d.calls) - sum(d.interest_0) AS answered, "
+    "sum(d.interest_0) AS missed, "
+    + ', '.join('sum(d.interest_%s) AS interest_%s' % (i, i) for i in '0123')
+    + ", sum(d.first_calls) AS first_calls, "
+    "sum(d.followup_calls) AS followup_calls, "
+    "(sum(d.calls) - sum(d.interest_0))::float8 / sum(d.calls) "
     "AS answer_rate "
-    "FROM sale_call c JOIN sale_prospect_trace t "
-    "ON t.id = c.prospect_trace "
-    "WHERE " + CALLS_WHERE + " "
-    "GROUP BY c.operator, t.business_unit "
-    "ORDER BY calls DESC, c.operator, id")
+    "FROM sale_call_daily d "
+    "WHERE " + DAYS_WHERE + " "
+    "GROUP BY d.operator, d.business_unit "
+    "ORDER BY calls DESC, d.operator, id")
 OPERATOR_COLUMNS = ['calls', 'answered', 'missed', 'interest_0',
     'interest_1', 'interest_2', 'interest_3', 'first_calls',
     'followup_calls', 'answer_rate']
@@ -37,13 +35,13 @@ OPERATOR_COLUMNS = ['calls', 'answered', 'missed', 'interest_0',
 def timeseries(period):
     "The calls of each operator per 'day', 'week' or 'month'"
     return (
-        "SELECT min(c.id) AS id, c.operator, "
-        "date_trunc('" + period + "', c.date)::date AS date, "
-        "count(*) AS calls, "
-        "count(*) FILTER (WHERE c.interest <> '0') AS answered, "
-        "count(*) FILTER (WHERE c.interest = '3') AS high_interest "
-        "FROM sale_call c "
-        "WHERE " + CALLS_WHERE + " "
+        "SELECT min(d.id) AS id, d.operator, "
+        "date_trunc('" + period + "', d.date)::date AS date, "
+        "sum(d.calls) AS calls, "
+        "sum(d.calls) - sum(d.interest_0) AS answered, "
+        "sum(d.interest_3) AS high_interest "
+        "FROM sale_call_daily d "
+        "WHERE " + DAYS_WHERE + " "
         "GROUP BY 2, 3 ORDER BY 3, 2, 1")
 
 
