@@ -10,12 +10,11 @@ from trytond.modules.sale_opportunity_management.contact_method import (
     compact_phone, phone_search_values)
 from trytond.modules.sale_opportunity_management.importing import (
     Contact, Importer, decode, header_key, read_table, sniff_delimiter)
+from trytond.modules.sale_opportunity_management.tests.common import (
+    ModuleDBTestCase)
 from trytond.pool import Pool
-from trytond.tests.test_tryton import (
-    TestCase, activate_module, drop_db, with_transaction)
+from trytond.tests.test_tryton import with_transaction
 from trytond.transaction import Transaction
-
-MODULE = 'sale_opportunity_management'
 
 
 class ReadingTestCase(unittest.TestCase):
@@ -70,19 +69,8 @@ class ReadingTestCase(unittest.TestCase):
                         | {compact_phone(value, country)})
 
 
-class ImportTestCase(TestCase):
+class ImportTestCase(ModuleDBTestCase):
     "Test the import against the database"
-
-    @classmethod
-    def setUpClass(cls):
-        super().setUpClass()
-        drop_db()
-        activate_module(MODULE)
-
-    @classmethod
-    def tearDownClass(cls):
-        super().tearDownClass()
-        drop_db()
 
     def _import(self, data, **values):
         pool = Pool()
