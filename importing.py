@@ -27,7 +27,8 @@ from trytond.model.exceptions import AccessError
 from trytond.pool import Pool, PoolMeta
 from trytond.pyson import Eval, If
 from trytond.tools import grouped_slice
-from trytond.transaction import Transaction, without_check_access
+from trytond.transaction import (
+    Transaction, check_access, inactive_records, without_check_access)
 
 from .common import RecordAccessMixin
 from .contact_method import (
@@ -502,6 +503,33 @@ class ContactMethod(metaclass=PoolMeta):
 
 # --- Processing -------------------------------------------------------------
 
+def writable_prospects(ids):
+    """Return the ids of the prospects that the user may change, by the
+    access and the record rules of the user (the import runs without
+    access checks)"""
+    pool = Pool()
+    Prospect = pool.get('sale.prospect')
+    ModelAccess = pool.get('ir.model.access')
+    Rule = pool.get('ir.rule')
+    if not Transaction().user:
+        return set(ids)
+    with check_access():
+        if not ModelAccess.check(
+                Prospect.__name__, mode='write', raise_exception=False):
+            return set()
+        domain = Rule.domain_get(Prospect.__name__, mode='write')
+    if not domain:
+        return set(ids)
+    writable = set()
+    with without_check_access(), inactive_records():
+        for sub_ids in grouped_slice(sorted(ids)):
+            writable.update(map(int, Prospect.search([
+                            ('id', 'in', list(sub_ids)),
+                            domain,
+                            ], order=[])))
+    return writable
+
+
 class Importer:
     "Process the rows of an import, batch by batch"
 
@@ -528,6 +556,9 @@ class Importer:
         # The existing prospects met, by id
         self.existing = {}
         self.names = {}
+        # The existing prospects the user may change, to merge into
+        self.writable = set()
+        self.checked = set()
 
     def run(self):
         records = iter(read_table(self.import_.file, self.import_.filename))
@@ -638,6 +669,10 @@ class Importer:
     def process(self, rows):
         "Import a batch of rows"
         found = self.look_up(rows)
+        if self.on_duplicate == 'merge':
+            ids = self.names.keys() - self.checked
+            self.checked |= ids
+            self.writable |= writable_prospects(ids)
         lines, to_create, to_merge = [], [], defaultdict(list)
         for row in rows:
             if not row.rejection:
@@ -647,18 +682,23 @@ class Importer:
                             [row.rejection, row.values_text()])))
                 continue
             matches = self.matches(row, found)
+            writable = [t for t in matches if self.may_write(t)]
             if matches and self.on_duplicate != 'create':
                 target = matches[0]
-                if self.on_duplicate == 'skip':
+                if self.on_duplicate == 'skip' or not writable:
                     # The values left alone are kept in the message
                     status = 'skipped'
                     message = '\n'.join([gettext(
                                 'sale_opportunity_management'
-                                '.msg_prospect_import_skipped',
+                                '.msg_prospect_import_skipped'
+                                if self.on_duplicate == 'skip' else
+                                'sale_opportunity_management'
+                                '.msg_prospect_import_not_writable',
                                 prospects=self.names_text(matches)),
                             row.values_text()])
                     row.notes = []
                 else:
+                    target = writable[0]
                     status = 'merged'
                     message = gettext(
                         'sale_opportunity_management'
@@ -766,6 +806,10 @@ class Importer:
         for id_ in sorted(set(existing) - known, key=existing.index):
             add(self.existing_target(id_))
         return matches
+
+    def may_write(self, target):
+        "Tell whether the user may change the prospect of the target"
+        return target.row is not None or target.id in self.writable
 
     def existing_target(self, id_):
         target = self.existing.get(id_)
