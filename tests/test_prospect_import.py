@@ -11,7 +11,7 @@ from trytond.modules.sale_opportunity_management.contact_method import (
 from trytond.modules.sale_opportunity_management.importing import (
     Contact, Importer, decode, header_key, read_table, sniff_delimiter)
 from trytond.modules.sale_opportunity_management.tests.common import (
-    ModuleDBTestCase)
+    ModuleDBTestCase, set_default_country)
 from trytond.pool import Pool
 from trytond.tests.test_tryton import with_transaction
 from trytond.transaction import Transaction
@@ -84,10 +84,7 @@ class ImportTestCase(ModuleDBTestCase):
         "Test a row with the number of a do-not-call prospect is rejected"
         pool = Pool()
         Prospect = pool.get('sale.prospect')
-        Country = pool.get('country.country')
-        Configuration = pool.get('sale.prospect.configuration')
-        colombia, = Country.create([{'name': "Colombia", 'code': 'CO'}])
-        Configuration.create([{'default_country': colombia.id}])
+        set_default_country()
         quiet, = Prospect.create([{
                     'name': "Óptica Silencio",
                     'contact_methods': [('create', [{
