@@ -590,7 +590,7 @@ class Importer:
     (sale.prospect.import), which modules extend through the pool."""
 
     def __init__(self, import_):
-        self.Import = import_.__class__
+        self.Import = Pool().get('sale.prospect.import')
         self.import_ = import_
         self.on_duplicate = import_.on_duplicate or 'skip'
         self.country_code = default_phone_country()
@@ -660,7 +660,6 @@ class Importer:
     def read_cell(self, row, header, field, value):
         "Read into the row the value of the cell of the column of the field"
         if field in CONTACT_COLUMNS and (
-                # no number ("n/a", "no tiene") is only worth a note
                 field not in PHONE_TYPES or re.search(r'\d', value)):
             self.read_contacts(row, field, value)
         elif field == 'name':
@@ -676,6 +675,8 @@ class Importer:
         elif field == 'business_unit' and header_key(value) in self.units:
             row.business_unit = self.units[header_key(value)]
         else:
+            # the unknown columns, a phone cell without number and a
+            # business unit not found are kept in the comment
             row.comment.append('%s: %s' % (header, value) if header else value)
             if field == 'business_unit':
                 row.notes.append(gettext(
@@ -691,9 +692,9 @@ class Importer:
                 self.add_contact(row, field, part)
 
     def add_contact(self, row, field, value):
-        contact_type = 'mail' if field == 'mail' else field
+        "Add to the row the contact of the value, unless it has it already"
         mail = None
-        if contact_type == 'mail':
+        if field == 'mail':
             mail, error = self.Import.check_mail(value)
             if error:
                 if not row.rejection:
@@ -702,7 +703,7 @@ class Importer:
                         '.msg_prospect_import_invalid_mail',
                         value=value)
                 return
-        contact = Contact(contact_type, value, self.country_code, mail)
+        contact = Contact(field, value, self.country_code, mail)
         if any(c.type == contact.type and c.compact == contact.compact
                 for c in row.contacts):
             return
