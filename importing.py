@@ -395,7 +395,8 @@ class Import(RecordAccessMixin, Workflow, ModelSQL, ModelView):
     @Workflow.transition('done')
     def process(cls, imports):
         # The button is for the groups that import: the rows are then
-        # looked up and written whatever the record rules
+        # looked up and written whatever the record rules, but merged only
+        # into the prospects the user may change (writable_prospects)
         with without_check_access(), Transaction().set_context(
                 _prospect_import=True, _skip_warnings=True):
             for import_ in imports:
@@ -426,7 +427,7 @@ class Import(RecordAccessMixin, Workflow, ModelSQL, ModelView):
         return units
 
     @classmethod
-    def check_mail(cls, value):
+    def parse_mail(cls, value):
         """Return the normalised form of the e-mail address and None, or
         None and why it is not an address.
         As normalize_email, on the syntax only: a domain without DNS answer
@@ -453,9 +454,10 @@ class Import(RecordAccessMixin, Workflow, ModelSQL, ModelView):
             }
 
     @classmethod
-    def merged_values(cls, current, values, row, business_unit):
-        """Add to the values (of a prospect, current) those of the row for
-        the fields still empty, and the comment of the row"""
+    def fill_values(cls, current, values, row, business_unit):
+        """Fill the values of a prospect (current the values it has) with
+        those of the row for the fields still empty, and add the comment of
+        the row"""
         for name in ['city', 'address']:
             if (not current.get(name) and not values.get(name)
                     and row.values.get(name)):
@@ -575,7 +577,7 @@ class ContactMethod(metaclass=PoolMeta):
     @classmethod
     def check_mail(cls, methods, field_names=None):
         # The import rejected the rows with an address refused here (see
-        # check_mail) without asking a name server for each row
+        # Import.parse_mail) without asking a name server for each row
         if not Transaction().context.get('_prospect_import'):
             super().check_mail(methods, field_names=field_names)
 
@@ -695,7 +697,7 @@ class Importer:
         "Add to the row the contact of the value, unless it has it already"
         mail = None
         if field == 'mail':
-            mail, error = self.Import.check_mail(value)
+            mail, error = self.Import.parse_mail(value)
             if error:
                 if not row.rejection:
                     row.rejection = gettext(
@@ -788,7 +790,7 @@ class Importer:
         "Merge the row into the target; return the message of the line"
         if target.values is not None:
             # the prospect of an earlier row of the batch, to create
-            self.Import.merged_values(
+            self.Import.fill_values(
                 {}, target.values, row, self.default_unit)
             self.add_contacts(target, row)
         else:
@@ -977,7 +979,7 @@ class Importer:
                 for n in ['city', 'address', 'business_unit', 'comment']}
             values = {}
             for row in to_merge[target]:
-                self.Import.merged_values(
+                self.Import.fill_values(
                     current, values, row, self.default_unit)
                 self.add_contacts(target, row)
             if values:
