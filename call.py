@@ -1007,6 +1007,18 @@ class MakeCallStart(RecordAccessMixin, ModelView):
         contacts = [m for m in prospect.contact_methods if m.active]
         answered = {a.question.id for a in prospect.answers}
         questions = Question.search([('id', 'not in', list(answered))])
+        if questions:
+            # With the answers to choose from, as the operator asks them
+            questions = '\n'.join(
+                '%s (%s)' % (q.name, ' / '.join(a.name for a in q.answers))
+                if q.answers else q.name
+                for q in questions)
+        elif answered:
+            # Said, rather than an empty field the operator takes for a fault
+            questions = gettext(
+                'sale_opportunity_management.msg_questions_all_answered')
+        else:
+            questions = ''
         history = []
         for call in trace.calls[:cls._last_calls]:
             line = '%s  %s' % (lang.strftime(call.date), call.interest_string)
@@ -1022,7 +1034,7 @@ class MakeCallStart(RecordAccessMixin, ModelView):
             'todo': trace.next_call_note,
             'contacts': [m.id for m in contacts],
             'history': '\n'.join(history),
-            'questions': '\n'.join(q.name for q in questions),
+            'questions': questions,
             'has_mail': any(m.contact_type == 'mail' for m in contacts),
             'date': Date.today(),
             'contact_method': (
