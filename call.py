@@ -420,12 +420,40 @@ class ProspectTrace(
                             '.msg_trace_delete_with_calls',
                             trace=trace.rec_name))
         if mode == 'write' and 'prospect' in values:
+            # Only move_to_prospect gives a trace with calls to another
+            # prospect
+            moving = Transaction().context.get('_trace_moves') or ()
             for trace in traces:
+                if trace.id in moving:
+                    continue
                 if trace.calls and trace.prospect.id != values['prospect']:
                     raise TraceValidationError(gettext(
                             'sale_opportunity_management'
                             '.msg_trace_change_prospect',
                             trace=trace.rec_name))
+
+    @classmethod
+    def move_to_prospect(cls, traces, prospect, contacts=None):
+        """Give the traces, their calls included, to the prospect: merging
+        prospects keeps their history on the prospect kept.
+
+        contacts maps traces to their new contact method (or None); the
+        others keep theirs.  Only this method changes the prospect of a
+        trace with calls, which a write refuses."""
+        contacts = contacts or {}
+        to_write = []
+        for trace in traces:
+            values = {'prospect': prospect.id}
+            if trace in contacts:
+                contact = contacts[trace]
+                values['prospect_contact'] = contact.id if contact else None
+            to_write.extend(([trace], values))
+        if not to_write:
+            return
+        moving = Transaction().context.get('_trace_moves') or ()
+        with Transaction().set_context(
+                _trace_moves=tuple(moving) + tuple(t.id for t in traces)):
+            cls.write(*to_write)
 
     @classmethod
     def check_calling_hours(cls, schedules):
@@ -980,6 +1008,18 @@ class MakeCallStart(RecordAccessMixin, ModelView):
         contacts = [m for m in prospect.contact_methods if m.active]
         answered = {a.question.id for a in prospect.answers}
         questions = Question.search([('id', 'not in', list(answered))])
+        if questions:
+            # With the answers to choose from, as the operator asks them
+            questions = '\n'.join(
+                '%s (%s)' % (q.name, ' / '.join(a.name for a in q.answers))
+                if q.answers else q.name
+                for q in questions)
+        elif answered:
+            # Said, rather than an empty field the operator takes for a fault
+            questions = gettext(
+                'sale_opportunity_management.msg_questions_all_answered')
+        else:
+            questions = ''
         history = []
         for call in trace.calls[:cls._last_calls]:
             line = '%s  %s' % (lang.strftime(call.date), call.interest_string)
@@ -995,7 +1035,7 @@ class MakeCallStart(RecordAccessMixin, ModelView):
             'todo': trace.next_call_note,
             'contacts': [m.id for m in contacts],
             'history': '\n'.join(history),
-            'questions': '\n'.join(q.name for q in questions),
+            'questions': questions,
             'has_mail': any(m.contact_type == 'mail' for m in contacts),
             'date': Date.today(),
             'contact_method': (

@@ -88,33 +88,13 @@ class Prospect(metaclass=PoolMeta):
         """Warn when the prospects share a contact value with a prospect
         who asked not to be called, whatever the record rules"""
         pool = Pool()
-        ContactMethod = pool.get('prospect.contact_method')
         Warning = pool.get('res.user.warning')
-        ids = [p.id for p in prospects if not p.do_not_call]
-        if not ids:
-            return
-        with without_check_access():
-            mine = defaultdict(set)
-            for method in ContactMethod.search([
-                        ('prospect', 'in', ids),
-                        ('value_compact', '!=', None),
-                        ('value_compact', '!=', ''),
-                        ]):
-                mine[method.value_compact].add(method.prospect.id)
-            shared = defaultdict(dict)
-            for compacts in grouped_slice(
-                    list(mine), backend.MAX_QUERY_PARAMS):
-                for method in ContactMethod.search([
-                            ('value_compact', 'in', list(compacts)),
-                            ('prospect.do_not_call', '=', True),
-                            ('prospect', 'not in', ids),
-                            ]):
-                    for prospect_id in mine[method.value_compact]:
-                        shared[prospect_id][method.value] = method.prospect
+        shared = cls._do_not_call_contacts(
+            [p.id for p in prospects if not p.do_not_call])
         for prospect in prospects:
-            if not shared.get(prospect.id):
+            values = shared.get(prospect.id)
+            if not values:
                 continue
-            values = shared[prospect.id]
             others = sorted(set(values.values()), key=lambda p: p.id)
             # Keyed on the values and the prospects warned about, as the
             # duplicates: a new record's id changes at each retry
@@ -129,6 +109,34 @@ class Prospect(metaclass=PoolMeta):
                         prospect=prospect.rec_name,
                         values=', '.join(sorted(values)),
                         others=names))
+
+    @classmethod
+    def _do_not_call_contacts(cls, ids):
+        """Return {prospect id: {value: other prospect}}: the contact values
+        the prospects share with others who asked not to be called"""
+        pool = Pool()
+        ContactMethod = pool.get('prospect.contact_method')
+        shared = defaultdict(dict)
+        if not ids:
+            return shared
+        with without_check_access():
+            mine = defaultdict(set)
+            for method in ContactMethod.search([
+                        ('prospect', 'in', ids),
+                        ('value_compact', '!=', None),
+                        ('value_compact', '!=', ''),
+                        ]):
+                mine[method.value_compact].add(method.prospect.id)
+            for compacts in grouped_slice(
+                    list(mine), backend.MAX_QUERY_PARAMS):
+                for method in ContactMethod.search([
+                            ('value_compact', 'in', list(compacts)),
+                            ('prospect.do_not_call', '=', True),
+                            ('prospect', 'not in', ids),
+                            ]):
+                    for prospect_id in mine[method.value_compact]:
+                        shared[prospect_id][method.value] = method.prospect
+        return shared
 
     @classmethod
     def unassigned(cls, business_unit=None):

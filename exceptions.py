@@ -63,3 +63,11 @@ class CallingHoursWarning(UserWarning):
 
 class DoNotCallWarning(UserWarning):
     pass
+
+
+class ImportFileError(UserError):
+    pass
+
+
+class MergeError(UserError):
+    pass

@@ -11,8 +11,7 @@ import unicodedata
 from collections import defaultdict
 from itertools import islice
 
-from email_validator import EmailNotValidError
-from email_validator import validate_email as _validate_email
+from email_validator import EmailNotValidError, validate_email
 import phonenumbers
 from phonenumbers import PhoneNumberFormat
 from sql import Literal
@@ -20,18 +19,19 @@ from sql.aggregate import Count
 from sql.functions import CurrentTimestamp
 
 from trytond import backend
-from trytond.exceptions import UserError
 from trytond.i18n import gettext
 from trytond.model import Index, ModelSQL, ModelView, Workflow, fields
 from trytond.model.exceptions import AccessError
 from trytond.pool import Pool, PoolMeta
 from trytond.pyson import Eval, If
 from trytond.tools import grouped_slice
-from trytond.transaction import Transaction, without_check_access
+from trytond.transaction import (
+    Transaction, check_access, inactive_records, without_check_access)
 
 from .common import RecordAccessMixin
 from .contact_method import (
     PHONE_TYPES, default_phone_country, digits, parse_phone)
+from .exceptions import ImportFileError
 from .prospect import name_key
 
 # Rows created or looked up together: one query per batch, never per row
@@ -81,24 +81,6 @@ def clean(value):
     return ' '.join(str(value or '').split())
 
 
-def check_mail(value):
-    """Return the normalised form of the e-mail address and None, or None
-    and why it is not an address.
-    As normalize_email, on the syntax only: a domain without DNS answer is
-    accepted, as the contact methods do, and no name server is asked for
-    each row."""
-    try:
-        info = _validate_email(
-            value, check_deliverability=False, test_environment=Pool.test)
-    except EmailNotValidError as exception:
-        return None, str(exception)
-    return info.normalized, None
-
-
-class FileFormatError(UserError):
-    pass
-
-
 # --- Reading the files ------------------------------------------------------
 
 def read_table(data, filename=None):
@@ -108,7 +90,7 @@ def read_table(data, filename=None):
     if data.startswith(ZIP_MAGIC):
         return read_xlsx(data, filename)
     elif data.startswith(OLE_MAGIC):
-        raise FileFormatError(gettext(
+        raise ImportFileError(gettext(
                 'sale_opportunity_management.msg_prospect_import_format',
                 filename=filename or ''))
     return read_csv(data)
@@ -175,7 +157,7 @@ def read_xlsx(data, filename=None):
         workbook = openpyxl.load_workbook(
             io.BytesIO(data), read_only=True, data_only=True)
     except Exception as exception:
-        raise FileFormatError(gettext(
+        raise ImportFileError(gettext(
                 'sale_opportunity_management.msg_prospect_import_format',
                 filename=filename or '')) from exception
     sheet = workbook.active or workbook.worksheets[0]
@@ -288,6 +270,12 @@ class Columns:
             if field:
                 seen.add(field)
             self.fields.append(field)
+
+    def column(self, index):
+        "Return the header and the field of the column"
+        if index < len(self.header):
+            return self.header[index], self.fields[index]
+        return '', None
 
     @property
     def has_name(self):
@@ -407,11 +395,105 @@ class Import(RecordAccessMixin, Workflow, ModelSQL, ModelView):
     @Workflow.transition('done')
     def process(cls, imports):
         # The button is for the groups that import: the rows are then
-        # looked up and written whatever the record rules
+        # looked up and written whatever the record rules, but merged only
+        # into the prospects the user may change (writable_prospects)
         with without_check_access(), Transaction().set_context(
                 _prospect_import=True, _skip_warnings=True):
             for import_ in imports:
-                Importer(import_).run()
+                import_.get_importer().run()
+
+    def get_importer(self):
+        "Return what processes the rows of the import"
+        return Importer(self)
+
+    def read_records(self):
+        "Return the records of the file as lists of strings, the header first"
+        return read_table(self.file, self.filename)
+
+    @classmethod
+    def business_units(cls):
+        """Return the ids of the business units by the key of their code
+        and of their name, as typed and in English"""
+        pool = Pool()
+        BusinessUnit = pool.get('sale.business_unit')
+        units = {}
+        for language in [None, 'en']:
+            context = {'language': language} if language else {}
+            with Transaction().set_context(context, active_test=False):
+                for unit in BusinessUnit.search([]):
+                    for text in [unit.code, unit.name]:
+                        if text:
+                            units.setdefault(header_key(text), unit.id)
+        return units
+
+    @classmethod
+    def parse_mail(cls, value):
+        """Return the normalised form of the e-mail address and None, or
+        None and why it is not an address.
+        As normalize_email, on the syntax only: a domain without DNS answer
+        is accepted, as the contact methods do, and no name server is asked
+        for each row."""
+        try:
+            info = validate_email(
+                value, check_deliverability=False, test_environment=Pool.test)
+        except EmailNotValidError as exception:
+            return None, str(exception)
+        return info.normalized, None
+
+    @classmethod
+    def prospect_values(cls, row, business_unit):
+        "Return the values of the prospect to create for the row"
+        return {
+            'name': row.name,
+            'city': row.values.get('city'),
+            'address': row.values.get('address'),
+            'business_unit': row.business_unit or business_unit,
+            'comment': '\n'.join(row.comment) or None,
+            # ready for the assignment wizard, whoever imports
+            'assigned_operator': None,
+            }
+
+    @classmethod
+    def fill_values(cls, current, values, row, business_unit):
+        """Fill the values of a prospect (current the values it has) with
+        those of the row for the fields still empty, and add the comment of
+        the row"""
+        for name in ['city', 'address']:
+            if (not current.get(name) and not values.get(name)
+                    and row.values.get(name)):
+                values[name] = row.values[name]
+        unit = row.business_unit or business_unit
+        if (not current.get('business_unit')
+                and not values.get('business_unit') and unit):
+            values['business_unit'] = unit
+        comment = add_lines(
+            values.get('comment', current.get('comment')), row.comment)
+        if comment != current.get('comment'):
+            values['comment'] = comment
+
+    @classmethod
+    def writable_prospects(cls, ids):
+        """Return the ids of the prospects that the user may change (the
+        rows are processed without access checks)"""
+        pool = Pool()
+        Prospect = pool.get('sale.prospect')
+        ModelAccess = pool.get('ir.model.access')
+        Rule = pool.get('ir.rule')
+        if not Transaction().user:
+            return set(ids)
+        with check_access():
+            if not ModelAccess.check(
+                    Prospect.__name__, mode='write', raise_exception=False):
+                return set()
+            domain = Rule.domain_get(Prospect.__name__, mode='write')
+        writable = set()
+        with without_check_access(), inactive_records():
+            for sub_ids in grouped_slice(sorted(ids)):
+                writable.update(map(int, Prospect.search([
+                                ('id', 'in', list(sub_ids)),
+                                domain,
+                                ], order=[])))
+        return writable
 
 
 class ImportLine(RecordAccessMixin, ModelSQL, ModelView):
@@ -495,7 +577,7 @@ class ContactMethod(metaclass=PoolMeta):
     @classmethod
     def check_mail(cls, methods, field_names=None):
         # The import rejected the rows with an address refused here (see
-        # check_mail) without asking a name server for each row
+        # Import.parse_mail) without asking a name server for each row
         if not Transaction().context.get('_prospect_import'):
             super().check_mail(methods, field_names=field_names)
 
@@ -503,50 +585,33 @@ class ContactMethod(metaclass=PoolMeta):
 # --- Processing -------------------------------------------------------------
 
 class Importer:
-    "Process the rows of an import, batch by batch"
+    """Process the rows of an import, batch by batch.
+
+    It keeps what the run has met (the earlier rows, the prospects found);
+    what the rows give the prospects is the import model's to say
+    (sale.prospect.import), which modules extend through the pool."""
 
     def __init__(self, import_):
-        pool = Pool()
-        BusinessUnit = pool.get('sale.business_unit')
+        self.Import = Pool().get('sale.prospect.import')
         self.import_ = import_
         self.on_duplicate = import_.on_duplicate or 'skip'
         self.country_code = default_phone_country()
         self.default_unit = (
             import_.business_unit.id if import_.business_unit else None)
-        # The business units by code and by name (as typed and in English)
-        self.units = {}
-        for language in [None, 'en']:
-            context = {'language': language} if language else {}
-            with Transaction().set_context(context, active_test=False):
-                for unit in BusinessUnit.search([]):
-                    for text in [unit.code, unit.name]:
-                        if text:
-                            self.units.setdefault(header_key(text), unit.id)
+        self.units = self.Import.business_units()
         # The earlier rows by name key and by contact value
         self.by_key = {}
         self.by_compact = {}
-        # The existing prospects met, by id
+        # The existing prospects met: their target and name by id, and those
+        # the user may change (to merge into) among those checked
         self.existing = {}
         self.names = {}
+        self.writable = set()
+        self.checked = set()
 
     def run(self):
-        records = iter(read_table(self.import_.file, self.import_.filename))
-        header = None
-        for record in records:
-            if any(c.strip() for c in record):
-                header = record
-                break
-        if header is None:
-            raise FileFormatError(gettext(
-                    'sale_opportunity_management.msg_prospect_import_empty',
-                    filename=self.import_.filename or ''))
-        self.columns = Columns(header)
-        if not self.columns.has_name:
-            raise FileFormatError(gettext(
-                    'sale_opportunity_management'
-                    '.msg_prospect_import_no_name_column',
-                    filename=self.import_.filename or '',
-                    headers=', '.join(h for h in self.columns.header if h)))
+        records = iter(self.import_.read_records())
+        self.columns = self.read_header(records)
         batch = []
         for number, record in enumerate(records, 1):
             if not any(c.strip() for c in record):
@@ -559,52 +624,34 @@ class Importer:
         if batch:
             self.process(batch)
 
+    def read_header(self, records):
+        "Return the columns named by the first record that is not blank"
+        filename = self.import_.filename or ''
+        for record in records:
+            if any(c.strip() for c in record):
+                break
+        else:
+            raise ImportFileError(gettext(
+                    'sale_opportunity_management.msg_prospect_import_empty',
+                    filename=filename))
+        columns = Columns(record)
+        if not columns.has_name:
+            raise ImportFileError(gettext(
+                    'sale_opportunity_management'
+                    '.msg_prospect_import_no_name_column',
+                    filename=filename,
+                    headers=', '.join(h for h in columns.header if h)))
+        return columns
+
     def read_row(self, number, record):
         "Return the row of the record, checked"
-        columns = self.columns
-        cells = []
-        row = Row(number, cells)
-        extra = []
+        row = Row(number, [])
         for i, value in enumerate(record):
+            header, field = self.columns.column(i)
             value = value.strip()
-            if i < len(columns.header):
-                header, field = columns.header[i], columns.fields[i]
-            else:
-                header, field = '', None
-            cells.append((header, value))
-            if not value:
-                continue
-            if field is None:
-                extra.append('%s: %s' % (header, value) if header else value)
-            elif field in PHONE_TYPES and not re.search(r'\d', value):
-                # no number ("n/a", "no tiene"): only worth a note
-                extra.append('%s: %s' % (header, value))
-            elif field in CONTACT_COLUMNS:
-                for part in re.split(SEPARATORS[field], value):
-                    part = part.strip()
-                    if part:
-                        self.add_contact(row, field, part)
-            elif field == 'name':
-                row.name = clean(value)
-            elif field in {'city', 'contact', 'job'}:
-                row.values[field] = clean(value)
-            elif field == 'address':
-                row.values['address'] = '\n'.join(
-                    clean(line) for line in value.splitlines()
-                    if line.strip())
-            elif field == 'comment':
-                row.comment.insert(0, value)
-            elif field == 'business_unit':
-                unit = self.units.get(header_key(value))
-                if unit:
-                    row.business_unit = unit
-                else:
-                    extra.append('%s: %s' % (header, value))
-                    row.notes.append(gettext(
-                            'sale_opportunity_management'
-                            '.msg_prospect_import_unknown_business_unit',
-                            value=value))
-        row.comment.extend(extra)
+            row.cells.append((header, value))
+            if value:
+                self.read_cell(row, header, field, value)
         if not row.name:
             row.rejection = gettext(
                 'sale_opportunity_management.msg_prospect_import_no_name')
@@ -612,11 +659,45 @@ class Importer:
             row.key = name_key(row.name)
         return row
 
+    def read_cell(self, row, header, field, value):
+        "Read into the row the value of the cell of the column of the field"
+        if field in CONTACT_COLUMNS and (
+                field not in PHONE_TYPES or re.search(r'\d', value)):
+            self.read_contacts(row, field, value)
+        elif field == 'name':
+            row.name = clean(value)
+        elif field in {'city', 'contact', 'job'}:
+            row.values[field] = clean(value)
+        elif field == 'address':
+            row.values['address'] = '\n'.join(
+                clean(line) for line in value.splitlines() if line.strip())
+        elif field == 'comment':
+            # before the values of the other columns kept in the comment
+            row.comment.insert(0, value)
+        elif field == 'business_unit' and header_key(value) in self.units:
+            row.business_unit = self.units[header_key(value)]
+        else:
+            # the unknown columns, a phone cell without number and a
+            # business unit not found are kept in the comment
+            row.comment.append('%s: %s' % (header, value) if header else value)
+            if field == 'business_unit':
+                row.notes.append(gettext(
+                        'sale_opportunity_management'
+                        '.msg_prospect_import_unknown_business_unit',
+                        value=value))
+
+    def read_contacts(self, row, field, value):
+        "Add to the row the contacts of the cell, which may hold several"
+        for part in re.split(SEPARATORS[field], value):
+            part = part.strip()
+            if part:
+                self.add_contact(row, field, part)
+
     def add_contact(self, row, field, value):
-        contact_type = 'mail' if field == 'mail' else field
+        "Add to the row the contact of the value, unless it has it already"
         mail = None
-        if contact_type == 'mail':
-            mail, error = check_mail(value)
+        if field == 'mail':
+            mail, error = self.Import.parse_mail(value)
             if error:
                 if not row.rejection:
                     row.rejection = gettext(
@@ -624,7 +705,7 @@ class Importer:
                         '.msg_prospect_import_invalid_mail',
                         value=value)
                 return
-        contact = Contact(contact_type, value, self.country_code, mail)
+        contact = Contact(field, value, self.country_code, mail)
         if any(c.type == contact.type and c.compact == contact.compact
                 for c in row.contacts):
             return
@@ -638,78 +719,129 @@ class Importer:
     def process(self, rows):
         "Import a batch of rows"
         found = self.look_up(rows)
+        if self.on_duplicate == 'merge':
+            self.check_writable()
         lines, to_create, to_merge = [], [], defaultdict(list)
         for row in rows:
-            if not row.rejection:
-                self.reject_do_not_call(row, found)
-            if row.rejection:
-                lines.append((row, 'rejected', None, '\n'.join(
-                            [row.rejection, row.values_text()])))
-                continue
-            matches = self.matches(row, found)
-            if matches and self.on_duplicate != 'create':
-                target = matches[0]
-                if self.on_duplicate == 'skip':
-                    # The values left alone are kept in the message
-                    status = 'skipped'
-                    message = '\n'.join([gettext(
-                                'sale_opportunity_management'
-                                '.msg_prospect_import_skipped',
-                                prospects=self.names_text(matches)),
-                            row.values_text()])
-                    row.notes = []
-                else:
-                    status = 'merged'
-                    message = gettext(
-                        'sale_opportunity_management'
-                        '.msg_prospect_import_merged',
-                        prospect=self.names_text([target]))
-                    if target.values is not None:
-                        self.merge_into_new(target, row)
-                    else:
-                        to_merge[target].append(row)
-                self.remember(row, target)
-            else:
-                status, message = 'imported', None
-                target = self.new_target(row)
-                to_create.append(target)
-                if matches:
-                    message = gettext(
-                        'sale_opportunity_management'
-                        '.msg_prospect_import_created_duplicate',
-                        prospects=self.names_text(matches))
-                self.remember(row, target)
-            message = '\n'.join(filter(None, [message] + row.notes))
-            lines.append((row, status, target, message or None))
+            lines.append(self.process_row(row, found, to_create, to_merge))
         self.create(to_create)
         self.merge(to_merge)
         self.create_lines(lines)
 
+    def process_row(self, row, found, to_create, to_merge):
+        """Return the line of the row (row, status, target, message), the
+        prospect to create added to to_create or the row to merge to
+        to_merge"""
+        if not row.rejection:
+            self.reject_do_not_call(row, found)
+        if row.rejection:
+            return (row, 'rejected', None,
+                '\n'.join([row.rejection, row.values_text()]))
+        matches = self.matches(row, found)
+        if not matches or self.on_duplicate == 'create':
+            target = self.new_target(row)
+            to_create.append(target)
+            status, message = 'imported', self.imported_message(matches)
+        else:
+            target = self.merge_target(matches)
+            if target:
+                status, message = 'merged', self.merge_row(
+                    row, target, to_merge)
+            else:
+                target = matches[0]
+                status, message = 'skipped', self.skipped_message(
+                    row, matches)
+        self.remember(row, target)
+        message = '\n'.join(filter(None, [message] + row.notes))
+        return row, status, target, message or None
+
+    def imported_message(self, matches):
+        "Return the message of a row imported, warning of its duplicates"
+        if matches:
+            return gettext(
+                'sale_opportunity_management'
+                '.msg_prospect_import_created_duplicate',
+                prospects=self.names_text(matches))
+
+    def skipped_message(self, row, matches):
+        """Return why the row is left alone, followed by its values, which
+        are kept there"""
+        if self.on_duplicate == 'merge':
+            # none of the duplicates is one the user may change
+            reason = 'msg_prospect_import_not_writable'
+        else:
+            reason = 'msg_prospect_import_skipped'
+        row.notes = []
+        return '\n'.join([
+                gettext('sale_opportunity_management.' + reason,
+                    prospects=self.names_text(matches)),
+                row.values_text()])
+
+    def merge_target(self, matches):
+        """Return the first of the matches to merge the row into: one that
+        the user may change, or None"""
+        if self.on_duplicate == 'merge':
+            for target in matches:
+                # the earlier rows of the file created their prospect
+                if target.row is not None or target.id in self.writable:
+                    return target
+
+    def merge_row(self, row, target, to_merge):
+        "Merge the row into the target; return the message of the line"
+        if target.values is not None:
+            # the prospect of an earlier row of the batch, to create
+            self.Import.fill_values(
+                {}, target.values, row, self.default_unit)
+            self.add_contacts(target, row)
+        else:
+            to_merge[target].append(row)
+        return gettext(
+            'sale_opportunity_management.msg_prospect_import_merged',
+            prospect=self.names_text([target]))
+
+    def check_writable(self):
+        "Find which of the prospects met the user may change"
+        ids = self.names.keys() - self.checked
+        self.checked |= ids
+        self.writable |= self.Import.writable_prospects(ids)
+
     def look_up(self, rows):
         """Return the active prospects with the name keys of the rows, and
         the prospects with their contact values (active or do not call)"""
+        rows = [r for r in rows if not r.rejection]
+        keys = {r.key for r in rows if r.key}
+        compacts = {v for r in rows for c in r.contacts for v in c.lookups}
+        by_key = self.look_up_names(keys)
+        return (by_key, *self.look_up_contacts(compacts))
+
+    def look_up_names(self, keys):
+        "Return the ids of the active prospects by name key"
+        Prospect = Pool().get('sale.prospect')
+        prospect = Prospect.__table__()
+        cursor = Transaction().connection.cursor()
+        by_key = defaultdict(list)
+        for sub_keys in grouped_slice(sorted(keys), backend.MAX_QUERY_PARAMS):
+            cursor.execute(*prospect.select(
+                    prospect.id, prospect.name, prospect.name_key,
+                    where=fields.SQL_OPERATORS['in'](
+                        prospect.name_key, sub_keys)
+                    & (prospect.active == Literal(True)),
+                    order_by=[prospect.id.asc]))
+            for id_, name, key in cursor:
+                self.names[id_] = name
+                by_key[key].append(id_)
+        return by_key
+
+    def look_up_contacts(self, compacts):
+        """Return the ids of the active prospects by contact value, and the
+        first prospect who asked not to be called by contact value"""
         pool = Pool()
         Prospect = pool.get('sale.prospect')
         ContactMethod = pool.get('prospect.contact_method')
         prospect = Prospect.__table__()
         method = ContactMethod.__table__()
         cursor = Transaction().connection.cursor()
-        in_ = fields.SQL_OPERATORS['in']
-        keys = {r.key for r in rows if r.key and not r.rejection}
-        compacts = {v for r in rows if not r.rejection
-            for c in r.contacts for v in c.lookups}
-        by_key = defaultdict(list)
-        for sub_keys in grouped_slice(sorted(keys), backend.MAX_QUERY_PARAMS):
-            cursor.execute(*prospect.select(
-                    prospect.id, prospect.name, prospect.name_key,
-                    where=in_(prospect.name_key, sub_keys)
-                    & (prospect.active == Literal(True)),
-                    order_by=[prospect.id.asc]))
-            for id_, name, key in cursor:
-                self.names[id_] = name
-                by_key[key].append(id_)
-        by_compact = defaultdict(list)
-        do_not_call = {}
+        by_compact, do_not_call = defaultdict(list), {}
         for sub_compacts in grouped_slice(
                 sorted(compacts), backend.MAX_QUERY_PARAMS):
             cursor.execute(*method.join(
@@ -717,7 +849,8 @@ class Importer:
                     ).select(
                     method.value_compact, prospect.id, prospect.name,
                     prospect.active, prospect.do_not_call,
-                    where=in_(method.value_compact, sub_compacts)
+                    where=fields.SQL_OPERATORS['in'](
+                        method.value_compact, sub_compacts)
                     & ((prospect.active == Literal(True))
                         | (prospect.do_not_call == Literal(True))),
                     order_by=[prospect.id.asc]))
@@ -727,7 +860,7 @@ class Importer:
                     do_not_call.setdefault(compact, id_)
                 if active and id_ not in by_compact[compact]:
                     by_compact[compact].append(id_)
-        return by_key, by_compact, do_not_call
+        return by_compact, do_not_call
 
     def reject_do_not_call(self, row, found):
         _, _, do_not_call = found
@@ -745,27 +878,28 @@ class Importer:
         """Return the possible duplicates of the row: the earlier rows
         first, then the existing prospects"""
         by_key, by_compact, _ = found
-        matches = []
-
-        def add(target):
-            if target not in matches:
-                matches.append(target)
-        if row.key and row.key in self.by_key:
-            add(self.by_key[row.key])
-        for contact in row.contacts:
-            for value in sorted(contact.lookups):
-                if value in self.by_compact:
-                    add(self.by_compact[value])
-        existing = []
-        if row.key:
-            existing.extend(by_key.get(row.key, []))
-        for contact in row.contacts:
-            for value in sorted(contact.lookups):
-                existing.extend(by_compact.get(value, []))
+        earlier = self.row_values(row, self.by_key, self.by_compact)
+        matches = list(dict.fromkeys(earlier))
         known = {t.id for t in matches if t.id}
-        for id_ in sorted(set(existing) - known, key=existing.index):
-            add(self.existing_target(id_))
+        existing = self.row_values(row, by_key, by_compact)
+        existing = [i for ids in existing for i in ids]
+        for id_ in dict.fromkeys(existing):
+            if id_ not in known:
+                matches.append(self.existing_target(id_))
         return matches
+
+    @staticmethod
+    def row_values(row, by_key, by_compact):
+        """Return the values of the mappings for the name key of the row,
+        then for its contact values"""
+        values = []
+        if row.key and row.key in by_key:
+            values.append(by_key[row.key])
+        for contact in row.contacts:
+            for compact in sorted(contact.lookups):
+                if compact in by_compact:
+                    values.append(by_compact[compact])
+        return values
 
     def existing_target(self, id_):
         target = self.existing.get(id_)
@@ -796,21 +930,12 @@ class Importer:
     def new_target(self, row):
         "Return the prospect to create for the row"
         target = Target(name=row.name, row=row.number)
-        target.values = {
-            'name': row.name,
-            'city': row.values.get('city'),
-            'address': row.values.get('address'),
-            'business_unit': row.business_unit or self.default_unit,
-            'comment': '\n'.join(row.comment) or None,
-            # ready for the assignment wizard, whoever imports
-            'assigned_operator': None,
-            }
+        target.values = self.Import.prospect_values(row, self.default_unit)
         self.add_contacts(target, row)
         return target
 
     def add_contacts(self, target, row):
         "Add to the target the contacts of the row that it has not"
-        added = []
         for contact in row.contacts:
             if contact.compact and contact.compact in target.compacts:
                 continue
@@ -823,51 +948,52 @@ class Importer:
                     'name': row.values.get('contact'),
                     'job': row.values.get('job'),
                     })
-            added.append(contact)
-        return added
-
-    def merge_into_new(self, target, row):
-        "Merge the row into the prospect an earlier row creates"
-        values = target.values
-        for name in ['city', 'address']:
-            if not values[name] and row.values.get(name):
-                values[name] = row.values[name]
-        if not values['business_unit']:
-            values['business_unit'] = row.business_unit or self.default_unit
-        values['comment'] = add_lines(values['comment'], row.comment)
-        self.add_contacts(target, row)
 
     def create(self, targets):
         "Create the prospects and their contact methods, one call each"
         pool = Pool()
         Prospect = pool.get('sale.prospect')
-        ContactMethod = pool.get('prospect.contact_method')
         if not targets:
             return
         prospects = Prospect.create([t.values for t in targets])
-        methods = []
         for target, prospect in zip(targets, prospects):
             target.id = prospect.id
-            for values in target.contacts:
-                methods.append(dict(values, prospect=prospect.id))
             # merging into it is over with this batch
             target.values = None
-            target.contacts = []
-        if methods:
-            ContactMethod.create(methods)
+        self.create_contacts(targets)
 
     def merge(self, to_merge):
         """Add to the existing prospects the new contact methods and the
         values they miss"""
         pool = Pool()
         Prospect = pool.get('sale.prospect')
-        ContactMethod = pool.get('prospect.contact_method')
-        method = ContactMethod.__table__()
-        cursor = Transaction().connection.cursor()
         if not to_merge:
             return
         targets = {t.id: t for t in to_merge}
-        ids = list(targets)
+        compacts = self.stored_compacts(list(targets))
+        to_write = []
+        for prospect in Prospect.browse(list(targets)):
+            target = targets[prospect.id]
+            target.compacts = compacts[prospect.id]
+            current = {n: getattr(prospect, n)
+                for n in ['city', 'address', 'business_unit', 'comment']}
+            values = {}
+            for row in to_merge[target]:
+                self.Import.fill_values(
+                    current, values, row, self.default_unit)
+                self.add_contacts(target, row)
+            if values:
+                to_write.extend(([prospect], values))
+        if to_write:
+            Prospect.write(*to_write)
+        self.create_contacts(list(to_merge))
+
+    def stored_compacts(self, ids):
+        "Return the compact contact values stored for each prospect id"
+        pool = Pool()
+        ContactMethod = pool.get('prospect.contact_method')
+        method = ContactMethod.__table__()
+        cursor = Transaction().connection.cursor()
         compacts = defaultdict(set)
         for sub_ids in grouped_slice(ids, backend.MAX_QUERY_PARAMS):
             cursor.execute(*method.select(
@@ -876,33 +1002,17 @@ class Importer:
                         method.prospect, sub_ids)))
             for prospect_id, compact in cursor:
                 compacts[prospect_id].add(compact)
-        to_write, methods = [], []
-        for prospect in Prospect.browse(ids):
-            target = targets[prospect.id]
-            target.compacts = compacts[prospect.id]
-            target.contacts = []
-            values = {}
-            for row in to_merge[target]:
-                for name in ['city', 'address']:
-                    if (not getattr(prospect, name) and name not in values
-                            and row.values.get(name)):
-                        values[name] = row.values[name]
-                unit = row.business_unit or self.default_unit
-                if (not prospect.business_unit
-                        and 'business_unit' not in values and unit):
-                    values['business_unit'] = unit
-                comment = add_lines(
-                    values.get('comment', prospect.comment), row.comment)
-                if comment != prospect.comment:
-                    values['comment'] = comment
-                self.add_contacts(target, row)
+        return compacts
+
+    def create_contacts(self, targets):
+        "Create the contact methods the targets gathered, in one call"
+        pool = Pool()
+        ContactMethod = pool.get('prospect.contact_method')
+        methods = []
+        for target in targets:
             methods.extend(
-                dict(v, prospect=prospect.id) for v in target.contacts)
+                dict(v, prospect=target.id) for v in target.contacts)
             target.contacts = []
-            if values:
-                to_write.extend(([prospect], values))
-        if to_write:
-            Prospect.write(*to_write)
         if methods:
             ContactMethod.create(methods)
 

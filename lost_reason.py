@@ -129,60 +129,77 @@ class Prospect(metaclass=PoolMeta):
         it to the comment; date the losses from the last change"""
         pool = Pool()
         LostReason = pool.get('sale.prospect.lost_reason')
-        ModelData = pool.get('ir.model.data')
         cursor = Transaction().connection.cursor()
         table = cls.__table__()
-        reason = LostReason.__table__()
+        shipped = LostReason.shipped()
+        keys = cls._migrate_lost_reason_keys(module, shipped)
+        cursor.execute(*table.select(
+                table.id, table._temp_lost_reason, table.comment,
+                where=(table._temp_lost_reason != Null)
+                & (table._temp_lost_reason != '')))
+        for id_, text, comment in cursor.fetchall():
+            target = keys.get(reason_key(text))
+            if isinstance(target, str):
+                target = cls._migrate_shipped_lost_reason(
+                    module, target, shipped[target], keys)
+            if target:
+                columns, values = [table.lost_reason], [target]
+            else:
+                columns, values = [table.comment], [add_history(
+                        comment, gettext(
+                            f'{MODULE}.msg_prospect_lost_reason_text',
+                            reason=text))]
+            cursor.execute(*table.update(
+                    columns, values, where=table.id == id_))
+        cls._migrate_lost_date()
 
+    @classmethod
+    def _migrate_lost_reason_keys(cls, module, shipped):
+        """Return the reason of each name's key: the id of a reason in the
+        database, else the XML id of a shipped reason not created yet"""
+        pool = Pool()
+        LostReason = pool.get('sale.prospect.lost_reason')
+        ModelData = pool.get('ir.model.data')
+        cursor = Transaction().connection.cursor()
+        reason = LostReason.__table__()
         keys = {}
         cursor.execute(*reason.select(reason.id, reason.name))
         for id_, name in cursor:
             keys.setdefault(reason_key(name), id_)
-        shipped = LostReason.shipped()
         for xml_id, (_, names) in shipped.items():
             data = ModelData.search([
                     ('module', '=', module),
                     ('fs_id', '=', xml_id),
                     ])
+            target = data[0].db_id if data else xml_id
             for name in names:
-                key = reason_key(name)
-                if data:
-                    keys.setdefault(key, data[0].db_id)
-                else:
-                    keys.setdefault(key, xml_id)
+                keys.setdefault(reason_key(name), target)
+        return keys
 
-        cursor.execute(*table.select(
-                table.id, table._temp_lost_reason, table.comment,
-                where=(table._temp_lost_reason != Null)
-                & (table._temp_lost_reason != '')))
-        rows = cursor.fetchall()
-        for id_, text, comment in rows:
-            target = keys.get(reason_key(text))
-            if isinstance(target, str):
-                # A shipped reason the XML file has not created yet: create
-                # it as the XML file would, which then finds it
-                name, names = shipped[target]
-                record, = LostReason.create([{'name': name}])
-                ModelData.create([{
-                            'fs_id': target,
-                            'module': module,
-                            'model': LostReason.__name__,
-                            'db_id': record.id,
-                            }])
-                for name in names:
-                    keys[reason_key(name)] = record.id
-                target = record.id
-            if target:
-                cursor.execute(*table.update(
-                        [table.lost_reason], [target],
-                        where=table.id == id_))
-            else:
-                cursor.execute(*table.update(
-                        [table.comment],
-                        [add_history(comment, gettext(
-                                    f'{MODULE}.msg_prospect_lost_reason_text',
-                                    reason=text))],
-                        where=table.id == id_))
+    @classmethod
+    def _migrate_shipped_lost_reason(cls, module, xml_id, shipped, keys):
+        """Create the shipped reason as the XML file would, which then finds
+        it; return its id, which the keys of its names now give"""
+        pool = Pool()
+        LostReason = pool.get('sale.prospect.lost_reason')
+        ModelData = pool.get('ir.model.data')
+        name, names = shipped
+        record, = LostReason.create([{'name': name}])
+        ModelData.create([{
+                    'fs_id': xml_id,
+                    'module': module,
+                    'model': LostReason.__name__,
+                    'db_id': record.id,
+                    }])
+        for name in names:
+            keys[reason_key(name)] = record.id
+        return record.id
+
+    @classmethod
+    def _migrate_lost_date(cls):
+        "Date the losses without a date from the last change of the prospect"
+        cursor = Transaction().connection.cursor()
+        table = cls.__table__()
         cursor.execute(*table.update(
                 [table.lost_date],
                 [cls.lost_date.sql_cast(

@@ -5,7 +5,6 @@
 import datetime as dt
 from collections import defaultdict
 
-from trytond.exceptions import UserError
 from trytond.i18n import gettext
 from trytond.model import ModelView, fields
 from trytond.pool import Pool, PoolMeta
@@ -14,16 +13,13 @@ from trytond.transaction import Transaction, without_check_access
 from trytond.wizard import Button, StateTransition, StateView, Wizard
 
 from .common import RecordAccessMixin, is_prospect_admin
+from .exceptions import MergeError
 
 # The fields of the prospect kept that the others fill when empty
 FILLED_FIELDS = [
     'city', 'address', 'party', 'business_unit', 'comment', 'company',
     'assigned_operator',
     ]
-
-
-class MergeError(UserError):
-    pass
 
 
 class Prospect(metaclass=PoolMeta):
@@ -196,16 +192,22 @@ class Prospect(metaclass=PoolMeta):
     def _merge_resources(cls, prospects, target):
         "Move the notes, attachments, e-mails and chat messages"
         pool = Pool()
-        Channel = pool.get('ir.chat.channel')
-        Message = pool.get('ir.chat.message')
-        Follower = pool.get('ir.chat.follower')
         resources = [str(p) for p in prospects]
         for name in ['ir.note', 'ir.attachment', 'ir.email']:
             Resource = pool.get(name)
             records = Resource.search([('resource', 'in', resources)])
             if records:
                 Resource.write(records, {'resource': str(target)})
+        cls._merge_chat(resources, target)
 
+    @classmethod
+    def _merge_chat(cls, resources, target):
+        """Move the messages and the followers of the chat channels of the
+        resources to the channel of the target, the first of them when it
+        has none"""
+        pool = Pool()
+        Channel = pool.get('ir.chat.channel')
+        Message = pool.get('ir.chat.message')
         channels = Channel.search([('resource', 'in', resources)])
         kept = Channel.search([('resource', '=', str(target))])
         if not kept and channels:
@@ -218,6 +220,12 @@ class Prospect(metaclass=PoolMeta):
         messages = Message.search([('channel', 'in', channels)])
         if messages:
             Message.write(messages, {'channel': kept.id})
+        cls._merge_followers(channels, kept)
+
+    @classmethod
+    def _merge_followers(cls, channels, kept):
+        "Move to the channel kept the followers it has not"
+        Follower = Pool().get('ir.chat.follower')
         following = {(f.user, f.email) for f in Follower.search([
                     ('channel', '=', kept.id),
                     ])}

@@ -6,7 +6,7 @@ import datetime as dt
 from dateutil.relativedelta import relativedelta
 from sql import Cast, Literal, Null
 from sql.aggregate import Avg, Count, Max, Min, Sum
-from sql.conditionals import Coalesce
+from sql.conditionals import Coalesce, NullIf
 from sql.functions import DateTrunc, Function
 from sql.operators import Exists
 
@@ -433,7 +433,9 @@ class TraceInterest(TraceReportMixin, ModelSQL, ModelView):
             ('open', "Open"),
             ('closed', "Closed"),
             ], "State")
-    calls = fields.Integer("Calls")
+    calls = fields.Integer(
+        "Calls", help="The calls of the trace in the period, which the "
+        "other columns describe.")
     first_interest = fields.Selection(INTERESTS, "First Interest")
     last_interest = fields.Selection(INTERESTS, "Last Interest")
     max_interest = fields.Selection(INTERESTS, "Highest Interest")
@@ -456,9 +458,10 @@ class TraceInterest(TraceReportMixin, ModelSQL, ModelView):
         from_item, tables = super()._joins()
         trace, call = tables['trace'], tables['call']
         # The row of a trace is its id: the read of a page reaches the
-        # traces first, then their calls by the index
+        # traces first, then their calls of the period by the index
         return from_item.join(
-            call, condition=call.prospect_trace == trace.id), tables
+            call, condition=(call.prospect_trace == trace.id)
+            & cls._calls_in_period(call)), tables
 
     @classmethod
     def _columns(cls, tables):
@@ -481,26 +484,25 @@ class TraceInterest(TraceReportMixin, ModelSQL, ModelView):
 
     @classmethod
     def _interest_in_order(cls, trace, direction):
-        "Return the interest of the first call of the trace in the direction"
+        """Return the interest of the first call of the trace in the period
+        in the direction"""
         Call = Pool().get('sale.call')
         call = Call.__table__()
         return call.select(
             call.interest,
-            where=call.prospect_trace == trace.id,
+            where=(call.prospect_trace == trace.id)
+            & cls._calls_in_period(call),
             order_by=[
                 getattr(call.date, direction), getattr(call.id, direction)],
             limit=1)
 
     @classmethod
     def _where(cls, tables):
-        pool = Pool()
-        Call = pool.get('sale.call')
-        Context = pool.get('sale.call.report.context')
+        Context = Pool().get('sale.call.report.context')
         context = Context.report_context()
         trace, prospect = tables['trace'], tables['prospect']
-        call = Call.__table__()
-        where = trace.id.in_(call.select(
-                call.prospect_trace, where=cls._calls_in_period(call)))
+        # The join keeps the traces with calls in the period
+        where = cls._company_filter(trace.company)
         if context['business_unit']:
             where &= trace.business_unit == context['business_unit']
         if context['operator']:
@@ -516,6 +518,7 @@ class TraceInterest(TraceReportMixin, ModelSQL, ModelView):
 
     @classmethod
     def get_interest_path(cls, rows, name):
+        "The interests of the calls of the period counted in the row"
         pool = Pool()
         Call = pool.get('sale.call')
         call = Call.__table__()
@@ -525,7 +528,8 @@ class TraceInterest(TraceReportMixin, ModelSQL, ModelView):
             cursor.execute(*call.select(
                     call.prospect_trace, call.interest,
                     where=fields.SQL_OPERATORS['in'](
-                        call.prospect_trace, sub_ids),
+                        call.prospect_trace, sub_ids)
+                    & cls._calls_in_period(call),
                     order_by=[call.prospect_trace, call.date, call.id]))
             for trace_id, interest in cursor:
                 paths[trace_id].append(interest)
@@ -540,7 +544,8 @@ class TracePending(TraceReportMixin, ModelSQL, ModelView):
     never_called = fields.Integer("Never Called")
     scheduled = fields.Integer("Scheduled")
     due = fields.Integer(
-        "Due", help="Next call planned until the end of the period.")
+        "Due", help="Never called nor planned, or next call planned until "
+        "the end of the period.")
     overdue = fields.Integer(
         "Overdue", help="Next call planned before now.")
 
@@ -563,11 +568,15 @@ class TracePending(TraceReportMixin, ModelSQL, ModelView):
         # them all for each trace
         called = Exists(call.select(
                 call.id, where=call.prospect_trace == trace.id))
+        # A trace never called and not planned is to call now, as Next Call
+        # proposes it
+        fresh = (trace.next_call == Null) & ~called
         due = trace.next_call != Null
         if context['to_date']:
             end = dt.datetime.combine(
                 context['to_date'] + dt.timedelta(days=1), dt.time())
             due &= trace.next_call < end
+        due |= fresh
         return [
             Min(trace.id).as_('id'),
             prospect.assigned_operator.as_('operator'),
@@ -586,6 +595,9 @@ class TracePending(TraceReportMixin, ModelSQL, ModelView):
         context = Context.report_context()
         trace, prospect = tables['trace'], tables['prospect']
         where = (trace.state == 'open') & cls._company_filter(trace.company)
+        # Never proposed, even when an administrator reopened a trace (S15)
+        where &= Coalesce(prospect.do_not_call, Literal(False)) == Literal(
+            False)
         if context['operator']:
             where &= prospect.assigned_operator == context['operator']
         if context['business_unit']:
@@ -639,6 +651,8 @@ class ProspectAssignment(ProspectReportMixin, ModelSQL, ModelView):
 
     business_unit = fields.Many2One('sale.business_unit', "Business Unit")
     operator = fields.Many2One('res.user', "Operator")
+    operator_name = fields.Char(
+        "Operator Name", help="The name of the operator, or Unassigned.")
     prospects = fields.Integer("Prospects")
     open_traces = fields.Integer("Open Traces")
 
@@ -656,24 +670,38 @@ class ProspectAssignment(ProspectReportMixin, ModelSQL, ModelView):
         pool = Pool()
         Trace = pool.get('sale.prospect_trace')
         Prospect = pool.get('sale.prospect')
+        User = pool.get('res.user')
         trace = Trace.__table__()
-        tables = {'prospect': Prospect.__table__()}
+        tables = {
+            'prospect': Prospect.__table__(),
+            'user': User.__table__(),
+            }
         tables['open'] = open_ = trace.select(
             trace.prospect, Count(trace.id).as_('traces'),
             where=trace.state == 'open',
             group_by=[trace.prospect])
-        prospect = tables['prospect']
+        prospect, user = tables['prospect'], tables['user']
         from_item = prospect.join(
-            open_, 'LEFT', condition=open_.prospect == prospect.id)
+            open_, 'LEFT', condition=open_.prospect == prospect.id
+            ).join(user, 'LEFT',
+                condition=prospect.assigned_operator == user.id)
         return from_item, tables
 
     @classmethod
     def _columns(cls, tables):
-        prospect, open_ = tables['prospect'], tables['open']
+        prospect, open_, user = (
+            tables['prospect'], tables['open'], tables['user'])
+        # The graph draws a bar per name: never an empty one, which the
+        # client leaves without a label and which shifts the bars after it
+        unassigned = gettext(
+            'sale_opportunity_management.msg_report_unassigned')
         return [
             Min(prospect.id).as_('id'),
             prospect.business_unit.as_('business_unit'),
             prospect.assigned_operator.as_('operator'),
+            Coalesce(
+                Max(Coalesce(NullIf(user.name, ''), user.login)), unassigned
+                ).as_('operator_name'),
             Count(prospect.id).as_('prospects'),
             cls.open_traces.sql_cast(Sum(Coalesce(open_.traces, 0))
                 ).as_('open_traces'),

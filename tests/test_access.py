@@ -5,12 +5,11 @@
 of tools/security-test knocks on every door over JSON-RPC"""
 from trytond.exceptions import UserWarning
 from trytond.model.exceptions import AccessError
+from trytond.modules.sale_opportunity_management.tests.common import (
+    MODULE, ModuleDBTestCase, create_user)
 from trytond.pool import Pool
-from trytond.tests.test_tryton import (
-    TestCase, activate_module, drop_db, with_transaction)
+from trytond.tests.test_tryton import with_transaction
 from trytond.transaction import Transaction
-
-MODULE = 'sale_opportunity_management'
 
 
 def rpc(Model, method, *args):
@@ -20,36 +19,15 @@ def rpc(Model, method, *args):
         return rpc.decorate(getattr(Model, method))(*args)
 
 
-class AccessTestCase(TestCase):
+class AccessTestCase(ModuleDBTestCase):
     "Test the access to the records of the module, whatever the door"
-
-    @classmethod
-    def setUpClass(cls):
-        super().setUpClass()
-        drop_db()
-        activate_module(MODULE)
-
-    @classmethod
-    def tearDownClass(cls):
-        super().tearDownClass()
-        drop_db()
-
-    def _user(self, login, group):
-        pool = Pool()
-        User = pool.get('res.user')
-        ModelData = pool.get('ir.model.data')
-        user, = User.create([{
-                    'login': login, 'name': login,
-                    'groups': [('add', [ModelData.get_id(MODULE, group)])],
-                    }])
-        return user
 
     def _prospects(self):
         "Return an operator, a registrar, the operator's and another prospect"
         pool = Pool()
         Prospect = pool.get('sale.prospect')
-        operator = self._user('operator', 'group_prospect_operator')
-        registrar = self._user('registrar', 'group_prospect_registrar')
+        operator = create_user('operator', 'group_prospect_operator')
+        registrar = create_user('registrar', 'group_prospect_registrar')
         mine, other = Prospect.create([
                 {'name': "Mine", 'assigned_operator': operator.id},
                 {'name': "Other"}])

@@ -6,26 +6,14 @@ import datetime as dt
 from unittest.mock import patch
 
 from trytond.ir.date import Date
+from trytond.modules.sale_opportunity_management.tests.common import (
+    ModuleDBTestCase)
 from trytond.pool import Pool
-from trytond.tests.test_tryton import (
-    TestCase, activate_module, drop_db, with_transaction)
-
-MODULE = 'sale_opportunity_management'
+from trytond.tests.test_tryton import with_transaction
 
 
-class LostReasonTestCase(TestCase):
+class LostReasonTestCase(ModuleDBTestCase):
     "Test the lost prospects"
-
-    @classmethod
-    def setUpClass(cls):
-        super().setUpClass()
-        drop_db()
-        activate_module(MODULE)
-
-    @classmethod
-    def tearDownClass(cls):
-        super().tearDownClass()
-        drop_db()
 
     @with_transaction()
     def test_recycle_lost(self):

@@ -6,27 +6,15 @@ puts back the previous schema and values by SQL, then registers the models
 as trytond-admin --update does"""
 from sql import Null
 
+from trytond.modules.sale_opportunity_management.tests.common import (
+    MODULE, ModuleDBTestCase)
 from trytond.pool import Pool
-from trytond.tests.test_tryton import (
-    TestCase, activate_module, drop_db, with_transaction)
+from trytond.tests.test_tryton import with_transaction
 from trytond.transaction import Transaction
 
-MODULE = 'sale_opportunity_management'
 
-
-class MigrationTestCase(TestCase):
+class MigrationTestCase(ModuleDBTestCase):
     "Test the migrations from the previous versions"
-
-    @classmethod
-    def setUpClass(cls):
-        super().setUpClass()
-        drop_db()
-        activate_module(MODULE)
-
-    @classmethod
-    def tearDownClass(cls):
-        super().tearDownClass()
-        drop_db()
 
     def _previous_lost_reason(self, texts):
         """Make the database look like 8.0.0's: the reason for loss a free

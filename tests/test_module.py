@@ -7,14 +7,15 @@ import os
 import unittest
 from unittest.mock import patch
 
-from trytond.modules.company.tests import CompanyTestMixin, create_company
+from trytond.modules.company.tests import create_company
 from trytond.modules.sale_opportunity_management.contact_method import (
     compact_phone, phone_search_values)
 from trytond.modules.sale_opportunity_management.prospect import name_key
+from trytond.modules.sale_opportunity_management.tests.common import (
+    CompanyTestMixin, set_default_country)
 from trytond.pool import Pool
 from trytond.pyson import PYSONDecoder
 from trytond.tests.test_tryton import ModuleTestCase, with_transaction
-from trytond.transaction import Transaction
 
 
 class NormalisationTestCase(unittest.TestCase):
@@ -71,17 +72,6 @@ class SaleOpportunityManagementTestCase(CompanyTestMixin, ModuleTestCase):
     "Test Sale Opportunity Management module"
     module = 'sale_opportunity_management'
 
-    @property
-    def _skip_company_rule(self):
-        # The module works without any company (S0): the global rules also
-        # show the records without company, so their domain differs from the
-        # one the mixin looks for.
-        return super()._skip_company_rule | {
-            ('sale.prospect', 'company'),
-            ('sale.prospect_trace', 'company'),
-            ('sale.call', 'company'),
-            }
-
     def test_view(self):
         # The views of the bridge to sale_opportunity are loaded only with
         # it (opportunity.xml): test_opportunity.py checks them
@@ -135,11 +125,8 @@ class SaleOpportunityManagementTestCase(CompanyTestMixin, ModuleTestCase):
     def test_contact_method_phone_formatted(self):
         "Test a valid phone number is formatted with the default country"
         pool = Pool()
-        Configuration = pool.get('sale.prospect.configuration')
-        Country = pool.get('country.country')
         ContactMethod = pool.get('prospect.contact_method')
-        colombia, = Country.create([{'name': "Colombia", 'code': 'CO'}])
-        Configuration.create([{'default_country': colombia.id}])
+        set_default_country()
         prospect = self._prospect()
         method, whatsapp, invalid = ContactMethod.create([{
                     'prospect': prospect.id,
@@ -281,11 +268,8 @@ class SaleOpportunityManagementTestCase(CompanyTestMixin, ModuleTestCase):
     def test_contact_method_type_guessed(self):
         "Test the type proposed follows the value typed"
         pool = Pool()
-        Configuration = pool.get('sale.prospect.configuration')
-        Country = pool.get('country.country')
         ContactMethod = pool.get('prospect.contact_method')
-        colombia, = Country.create([{'name': "Colombia", 'code': 'CO'}])
-        Configuration.create([{'default_country': colombia.id}])
+        set_default_country()
         for value, contact_type in [
                 ('compras@example.com', 'mail'),
                 ('www.example.com', 'website'),

@@ -10,12 +10,11 @@ from trytond.modules.sale_opportunity_management.contact_method import (
     compact_phone, phone_search_values)
 from trytond.modules.sale_opportunity_management.importing import (
     Contact, Importer, decode, header_key, read_table, sniff_delimiter)
+from trytond.modules.sale_opportunity_management.tests.common import (
+    ModuleDBTestCase, set_default_country)
 from trytond.pool import Pool
-from trytond.tests.test_tryton import (
-    TestCase, activate_module, drop_db, with_transaction)
+from trytond.tests.test_tryton import with_transaction
 from trytond.transaction import Transaction
-
-MODULE = 'sale_opportunity_management'
 
 
 class ReadingTestCase(unittest.TestCase):
@@ -70,19 +69,8 @@ class ReadingTestCase(unittest.TestCase):
                         | {compact_phone(value, country)})
 
 
-class ImportTestCase(TestCase):
+class ImportTestCase(ModuleDBTestCase):
     "Test the import against the database"
-
-    @classmethod
-    def setUpClass(cls):
-        super().setUpClass()
-        drop_db()
-        activate_module(MODULE)
-
-    @classmethod
-    def tearDownClass(cls):
-        super().tearDownClass()
-        drop_db()
 
     def _import(self, data, **values):
         pool = Pool()
@@ -96,10 +84,7 @@ class ImportTestCase(TestCase):
         "Test a row with the number of a do-not-call prospect is rejected"
         pool = Pool()
         Prospect = pool.get('sale.prospect')
-        Country = pool.get('country.country')
-        Configuration = pool.get('sale.prospect.configuration')
-        colombia, = Country.create([{'name': "Colombia", 'code': 'CO'}])
-        Configuration.create([{'default_country': colombia.id}])
+        set_default_country()
         quiet, = Prospect.create([{
                     'name': "Óptica Silencio",
                     'contact_methods': [('create', [{

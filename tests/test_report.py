@@ -50,14 +50,14 @@ class ReportTestCase(TestCase):
                     }])
         return user
 
-    def _called_prospect(self, operator, interests):
+    def _called_prospect(self, operator, interests, name=None):
         "Return the trace of a prospect of the operator called with interests"
         pool = Pool()
         Prospect = pool.get('sale.prospect')
         Trace = pool.get('sale.prospect_trace')
         Call = pool.get('sale.call')
         prospect, = Prospect.create([{
-                    'name': "Optics of %s" % operator.name,
+                    'name': name or "Optics of %s" % operator.name,
                     'assigned_operator': operator.id,
                     }])
         trace, = Trace.create([{'prospect': prospect.id}])
@@ -239,3 +239,141 @@ class ReportTestCase(TestCase):
         with Transaction().set_user(operator.id), \
                 self.assertRaises(AccessError):
             self._open_calls('sale.call.report.operator', [row.id])
+
+    @with_transaction()
+    def test_interest_calls_in_period(self):
+        "Test the interest by trace counts only the calls of the period"
+        pool = Pool()
+        Call = pool.get('sale.call')
+        Report = pool.get('sale.prospect_trace.report.interest')
+        operator = self._operator('operator')
+        trace = self._called_prospect(operator, ['2', '3'])
+        today = dt.date.today()
+        earlier = today - dt.timedelta(days=40)
+        with Transaction().set_user(operator.id):
+            Call.create([{'prospect_trace': trace.id, 'interest': '1',
+                        'date': earlier}])
+        names = ['calls', 'first_interest', 'last_interest', 'max_interest',
+            'first_call_date', 'last_call_date', 'interest_path']
+        for context, values in [
+                ({}, [3, '1', '3', '3', earlier, today, '1 → 2 → 3']),
+                ({'from_date': today}, [2, '2', '3', '3', today, today,
+                        '2 → 3']),
+                ({'to_date': earlier}, [1, '1', '1', '1', earlier, earlier,
+                        '1']),
+                ]:
+            with self.subTest(context=context), \
+                    Transaction().set_context(context):
+                row, = Report.search_read([], fields_names=list(names))
+                self.assertEqual([row[n] for n in names], values)
+        with Transaction().set_context(
+                from_date=today - dt.timedelta(days=20),
+                to_date=today - dt.timedelta(days=1)):
+            self.assertEqual(Report.search([]), [])
+
+    @with_transaction()
+    def test_pending_never_called_due(self):
+        "Test the traces never called are due, the do-not-call left out"
+        pool = Pool()
+        Prospect = pool.get('sale.prospect')
+        Trace = pool.get('sale.prospect_trace')
+        Report = pool.get('sale.prospect_trace.report.pending')
+        operator = self._operator('operator')
+        called = self._called_prospect(operator, ['2'])
+        fresh, planned, refused = Prospect.create([{
+                    'name': name, 'assigned_operator': operator.id,
+                    } for name in ["Fresh", "Planned", "Refused"]])
+        next_month = dt.datetime.combine(
+            dt.date.today() + dt.timedelta(days=40), dt.time(9))
+        Trace.create([
+                {'prospect': fresh.id},
+                {'prospect': planned.id, 'next_call': next_month},
+                {'prospect': refused.id},
+                ])
+        Prospect.mark_do_not_call([refused])
+        Trace.reopen(Trace.search([('prospect', '=', refused.id)]))
+        Trace.write([called], {'next_call': next_month})
+        names = ['open_traces', 'never_called', 'scheduled', 'due',
+            'overdue']
+        for context, due in [
+                ({'to_date': dt.date.today()}, 1),
+                ({'to_date': next_month.date()}, 3),
+                ({}, 3),
+                ]:
+            with self.subTest(context=context), \
+                    Transaction().set_context(context):
+                row, = Report.search_read([], fields_names=list(names))
+                self.assertEqual(
+                    [row[n] for n in names], [3, 2, 2, due, 0])
+
+    @with_transaction()
+    def test_assignment_operator_name(self):
+        "Test the prospects per operator name each bar, unassigned included"
+        pool = Pool()
+        Prospect = pool.get('sale.prospect')
+        Report = pool.get('sale.prospect.report.assignment')
+        operator = self._operator('operator')
+        self._called_prospect(operator, ['2'])
+        Prospect.create([{'name': "Nobody's"}])
+        with Transaction().set_context(language='en'):
+            rows = Report.search_read(
+                [], fields_names=['operator', 'operator_name', 'prospects'],
+                order=[('operator', 'ASC NULLS FIRST')])
+        self.assertEqual(
+            [(r['operator'], r['operator_name'], r['prospects'])
+                for r in rows],
+            [(None, "Unassigned", 1), (operator.id, "Operator", 1)])
+
+    @with_transaction()
+    def test_no_selection_widget_on_relations(self):
+        """Test the report context and the assignment and loss dialogs
+        show no relation as a selection: the web client redraws its
+        options when Enter is pressed in another field and reads the first
+        one, which changes the value chosen"""
+        pool = Pool()
+        for name in ['sale.call.report.context', 'sale.prospect.assign.start',
+                'sale.prospect.reassign.start', 'sale.prospect.lose.start']:
+            Model = pool.get(name)
+            view = Model.fields_view_get(view_type='form')
+            for fname, field in view['fields'].items():
+                with self.subTest(model=name, field=fname):
+                    if field['type'] != 'many2one':
+                        continue
+                    self.assertNotIn(
+                        'widget="selection"',
+                        ''.join(l for l in view['arch'].splitlines()
+                            if 'name="%s"' % fname in l))
+
+    @with_transaction()
+    def test_trace_moved_to_prospect(self):
+        """Test a trace with calls changes prospect only through
+        move_to_prospect (merging prospects), and its rows follow"""
+        pool = Pool()
+        Prospect = pool.get('sale.prospect')
+        Trace = pool.get('sale.prospect_trace')
+        Report = pool.get('sale.prospect_trace.report.interest')
+        operator = self._operator('operator')
+        trace = self._called_prospect(operator, ['2', '3'])
+        other = self._called_prospect(operator, ['1'], name="Other")
+        # one open trace per prospect and business unit
+        Trace.close([other])
+        kept, = Prospect.create([{
+                    'name': "Kept", 'assigned_operator': operator.id,
+                    }])
+        contact, = pool.get('prospect.contact_method').create([{
+                    'prospect': kept.id, 'value': 'kept@example.com',
+                    'contact_type': 'mail',
+                    }])
+        with self.assertRaisesRegex(UserError, "change the prospect"):
+            Trace.write([trace], {'prospect': kept.id})
+
+        Trace.move_to_prospect([trace, other], kept, {trace: contact})
+        self.assertEqual(
+            [(t.prospect, t.prospect_contact) for t in [trace, other]],
+            [(kept, contact), (kept, None)])
+        self.assertEqual(
+            sorted(r.prospect.id for r in Report.search([])), [kept.id] * 2)
+        # the door closes behind the move
+        new, = Prospect.create([{'name': "New"}])
+        with self.assertRaisesRegex(UserError, "change the prospect"):
+            Trace.write([trace], {'prospect': new.id})

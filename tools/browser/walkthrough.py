@@ -36,8 +36,9 @@ Steps (each logs in again in a new browser context):
                          possible duplicates; name, business unit, city, a
                          mobile and a mail (their types taken from their
                          values, Enter for the next row), Save in 8
-                         interactions (9 when sao leaves the focus on New);
-                         the mobile is shown formatted
+                         interactions, plus a click in each new row where
+                         sao left no cursor after 5 s of waiting; the
+                         mobile is shown formatted
 
 Labels are looked up in the user's language (English or Spanish).  The
 screenshots go to var/screenshots/browser-<role>-NN-<what>.png.  Each step
@@ -67,6 +68,10 @@ CHROMIUM_ARGS = [
     '--disable-component-update', '--disable-sync',
     ]
 PREFIX = 'browser'
+# Seconds a person waits for the cursor in a new row of a list before
+# clicking it (sao puts it there in 0.2-0.6s, 1.0-1.6s on a machine running
+# 8 busy loops on 2 cores)
+CURSOR_WAIT = 5
 
 # The demo users and their timezone (tools/data/demo.py)
 TIMEZONE = 'America/Bogota'
@@ -382,6 +387,32 @@ class Client:
         "The cells of the row, for messages"
         return ' | '.join(t.strip()
             for t in row.locator('td:visible').all_inner_texts() if t.strip())
+
+    def wait_cursor(self, entry, seconds, start=None):
+        """Wait until the cursor is in entry (looked up again at each try:
+        sao may draw the row again), at most seconds after start (a
+        time.monotonic(), now by default); return the seconds since start
+        or None"""
+        if start is None:
+            start = time.monotonic()
+        while True:
+            try:
+                if entry.count() and entry.first.evaluate(
+                        'e => e === document.activeElement'):
+                    return time.monotonic() - start
+            except Exception:
+                pass
+            if time.monotonic() - start > seconds:
+                return None
+            self.page.wait_for_timeout(50)
+
+    def focused(self):
+        "The element with the cursor, for messages"
+        return self.page.evaluate(
+            "() => { const e = document.activeElement;"
+            " return !e ? 'nothing' : e.tagName.toLowerCase()"
+            " + (e.name ? '[name=' + e.name + ']' : '')"
+            " + (e.title ? ' \\'' + e.title + '\\'' : ''); }")
 
     # -- a person's interactions, counted ------------------------------------
 
@@ -840,23 +871,39 @@ def step_registrar_register(client, state):
         % client.t('New'))
     rows = client.rows(contacts)
     values = [mobile, mail]
+    # the clicks a person needs because sao left the cursor elsewhere
+    cursor_clicks = 0
+    asked = time.monotonic()
     client.click(new)
     for i, value in enumerate(values):
-        entry = rows.nth(i).locator('input[name="value"]')
-        client.wait(lambda: rows.count() == i + 1 and entry.count(),
+        row = rows.nth(i)
+        entry = row.locator('input[name="value"]')
+        client.wait(lambda: rows.count() == i + 1,
             'no new contact row %d' % (i + 1))
-        try:
-            # a person sees the cursor in the new row before typing
-            client.page.wait_for_function(
-                'e => e === document.activeElement', arg=entry.element_handle(),
-                timeout=1000)
-        except Exception:
-            # sao sometimes leaves the focus on New: click the cell
-            print('    the new row has no cursor: one more click', flush=True)
-            client.click(entry)
+        # a person waits for the cursor in the new row before typing
+        waited = client.wait_cursor(entry, CURSOR_WAIT, asked)
+        if waited is not None:
+            print('    row %d: the cursor is in the new row %.1fs after '
+                'asking for it'
+                % (i + 1, waited), flush=True)
+        else:
+            # sao lost the cursor on the way (measured: about 1 in 4 rows
+            # made by New leaves it on New whatever the wait; under load a
+            # row re-drawn by the prospect's on_change loses it too): the
+            # person clicks the cell
+            print('    row %d: no cursor in the new row after %ds (it is on '
+                '%s): one more click' % (i + 1, CURSOR_WAIT,
+                    client.focused()), flush=True)
+            cursor_clicks += 1
+            client.click(entry if entry.is_visible()
+                else row.locator(':scope > td').nth(2))
+            if client.wait_cursor(entry, CURSOR_WAIT) is None:
+                raise StepFailure('clicking contact row %d put no cursor in '
+                    'its value (it is on %s)' % (i + 1, client.focused()))
         client.interactions += 1
         client.page.keyboard.type(value)
         if i < len(values) - 1:
+            asked = time.monotonic()
             client.key(entry, 'Enter')
     client.idle()
     client.shot('register-form')
@@ -877,11 +924,14 @@ def step_registrar_register(client, state):
         client.wait(lambda: row.count() == 1 and kind in row.inner_text(),
             lambda: 'no contact %s of type %s: %s' % (value, kind, '; '.join(
                     client.row_text(r) for r in client.rows(contacts).all())))
-    print('    saved %r as sale.prospect %s in %d interactions'
-        % (prospect_name, record_id, client.interactions), flush=True)
-    if client.interactions > 9:
-        raise StepFailure('registering took %d interactions, not 8 (9 when '
-            'sao leaves the focus on New)' % client.interactions)
+    print('    saved %r as sale.prospect %s in %d interactions (%d of them '
+        'clicks for a cursor sao did not put in a new row)'
+        % (prospect_name, record_id, client.interactions, cursor_clicks),
+        flush=True)
+    if client.interactions > 8 + cursor_clicks:
+        raise StepFailure('registering took %d interactions, not 8 (plus '
+            'the %d clicks for a cursor that sao did not put in a new row)'
+            % (client.interactions, cursor_clicks))
     client.shot('registered')
 
 
