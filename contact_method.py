@@ -2,19 +2,22 @@
 # the top level of this repository contains the full copyright notices and
 # license terms.
 import re
+from collections import defaultdict
 
 import phonenumbers
 from phonenumbers import NumberParseException, PhoneNumberFormat
+from sql import Literal
 
+from trytond import backend
 from trytond.i18n import gettext
 from trytond.model import (
     DeactivableMixin, Index, ModelSQL, ModelView, fields, sequence_ordered)
 from trytond.pool import Pool
 from trytond.pyson import Eval
-from email_validator import EmailUndeliverableError
-
+from trytond.tools import grouped_slice
 from trytond.tools.email_ import (
     EmailNotValidError, normalize_email, validate_email)
+from trytond.transaction import Transaction
 
 from .common import RecordAccessMixin, any_field_domain
 from .exceptions import ContactMethodValidationError
@@ -213,10 +216,63 @@ class ContactMethod(
             return not self.invalid_phone
         if self.contact_type == 'mail':
             try:
-                validate_email(self.value)
+                self.validate_mail(self.value)
             except EmailNotValidError:
                 return False
         return True
+
+    @classmethod
+    def compacts_of(cls, prospect_ids):
+        """Return {value_compact: {prospect id}}: the compact values of the
+        active contact methods of the prospects, whatever the record rules"""
+        method = cls.__table__()
+        cursor = Transaction().connection.cursor()
+        compacts = defaultdict(set)
+        for sub_ids in grouped_slice(
+                sorted(set(prospect_ids)), backend.MAX_QUERY_PARAMS):
+            cursor.execute(*method.select(
+                    method.value_compact, method.prospect,
+                    where=fields.SQL_OPERATORS['in'](
+                        method.prospect, sub_ids)
+                    & (method.active == Literal(True))
+                    & (method.value_compact != Literal(''))))
+            for compact, prospect_id in cursor:
+                compacts[compact].add(prospect_id)
+        return compacts
+
+    @classmethod
+    def sharing(cls, compacts, where=None):
+        """Return {value_compact: [(prospect id, value)]}: the active contact
+        methods with one of the compact values whose prospect meets where,
+        whatever the record rules, ordered by prospect.
+        where is a function of the prospect table returning an SQL condition.
+        The look-up is on the column as stored (not on the COALESCE the ORM
+        searches), so that it uses its index."""
+        pool = Pool()
+        Prospect = pool.get('sale.prospect')
+        method = cls.__table__()
+        prospect = Prospect.__table__()
+        cursor = Transaction().connection.cursor()
+        if where is not None:
+            query = method.join(
+                prospect, condition=method.prospect == prospect.id)
+        else:
+            query = method
+        shared = defaultdict(list)
+        for sub_compacts in grouped_slice(
+                sorted({c for c in compacts if c}), backend.MAX_QUERY_PARAMS):
+            condition = (fields.SQL_OPERATORS['in'](
+                    method.value_compact, sub_compacts)
+                & (method.active == Literal(True)))
+            if where is not None:
+                condition &= where(prospect)
+            cursor.execute(*query.select(
+                    method.value_compact, method.prospect, method.value,
+                    where=condition,
+                    order_by=[method.prospect.asc, method.id.asc]))
+            for compact, prospect_id, value in cursor:
+                shared[compact].append((prospect_id, value))
+        return shared
 
     @classmethod
     def on_modification(cls, mode, methods, field_names=None):
@@ -233,18 +289,21 @@ class ContactMethod(
         cls.check_mail(methods, field_names)
 
     @classmethod
+    def validate_mail(cls, value):
+        """Return the normalised address or raise EmailNotValidError, as
+        party's contact mechanisms check theirs: the syntax, and outside the
+        tests that the domain accepts mail when the name servers answer"""
+        return validate_email(value)
+
+    @classmethod
     def check_mail(cls, methods, field_names=None):
         if field_names and not (field_names & {'contact_type', 'value'}):
             return
         for method in methods:
-            if method.contact_type != 'mail':
+            if method.contact_type != 'mail' or not method.value:
                 continue
             try:
-                validate_email(method.value)
-            except EmailUndeliverableError:
-                # A domain that cannot be confirmed (no DNS answer) is kept:
-                # only a value that is no address is refused
-                pass
+                cls.validate_mail(method.value)
             except EmailNotValidError as exception:
                 raise ContactMethodValidationError(gettext(
                         'sale_opportunity_management.msg_invalid_mail',

@@ -4,12 +4,12 @@
 import datetime as dt
 from collections import defaultdict
 
-from trytond import backend
+from sql import Literal
+
 from trytond.i18n import gettext
-from trytond.model import ModelView, fields
+from trytond.model import Index, ModelView, fields
 from trytond.pool import Pool, PoolMeta
 from trytond.pyson import Eval
-from trytond.tools import grouped_slice
 from trytond.transaction import without_check_access
 
 from .exceptions import DoNotCallWarning
@@ -32,6 +32,12 @@ class Prospect(metaclass=PoolMeta):
     @classmethod
     def __setup__(cls):
         super().__setup__()
+        t = cls.__table__()
+        cls._sql_indexes.add(
+            # The few who asked not to be called, looked up at each
+            # registration (check_do_not_call_contacts)
+            Index(t, (t.id, Index.Range()),
+                where=t.do_not_call == Literal(True)))
         cls._client_readonly = cls._client_readonly | {
             'do_not_call', 'do_not_call_date'}
         cls._buttons.update({
@@ -113,30 +119,30 @@ class Prospect(metaclass=PoolMeta):
     @classmethod
     def _do_not_call_contacts(cls, ids):
         """Return {prospect id: {value: other prospect}}: the contact values
-        the prospects share with others who asked not to be called"""
+        the prospects share with others who asked not to be called, active
+        or not (as the import), whatever the record rules"""
         pool = Pool()
         ContactMethod = pool.get('prospect.contact_method')
         shared = defaultdict(dict)
         if not ids:
             return shared
+        ids = set(ids)
         with without_check_access():
-            mine = defaultdict(set)
-            for method in ContactMethod.search([
-                        ('prospect', 'in', ids),
-                        ('value_compact', '!=', None),
-                        ('value_compact', '!=', ''),
-                        ]):
-                mine[method.value_compact].add(method.prospect.id)
-            for compacts in grouped_slice(
-                    list(mine), backend.MAX_QUERY_PARAMS):
-                for method in ContactMethod.search([
-                            ('value_compact', 'in', list(compacts)),
-                            ('prospect.do_not_call', '=', True),
-                            ('prospect', 'not in', ids),
-                            ]):
-                    for prospect_id in mine[method.value_compact]:
-                        shared[prospect_id][method.value] = method.prospect
+            mine = ContactMethod.compacts_of(ids)
+            for compact, others in ContactMethod.sharing(
+                    mine, where=cls._do_not_call_where).items():
+                for other_id, value in others:
+                    if other_id in ids:
+                        continue
+                    for prospect_id in mine[compact]:
+                        shared[prospect_id].setdefault(
+                            value, cls(other_id))
         return shared
+
+    @classmethod
+    def _do_not_call_where(cls, prospect):
+        "Return the condition on the prospect table of a do-not-call prospect"
+        return prospect.do_not_call == Literal(True)
 
     @classmethod
     def unassigned(cls, business_unit=None):

@@ -296,26 +296,37 @@ class Prospect(
         for prospect in prospects:
             if prospect.name_key:
                 by_key[prospect.name_key].add(prospect.id)
-        for other in cls.search([('name_key', 'in', list(by_key))]):
-            for prospect_id in by_key[other.name_key]:
-                result[prospect_id].add(other.id)
-        by_compact = defaultdict(set)
-        for method in ContactMethod.search([
-                    ('prospect', 'in', [p.id for p in prospects]),
-                    ('value_compact', '!=', None),
-                    ('value_compact', '!=', ''),
-                    ]):
-            by_compact[method.value_compact].add(method.prospect.id)
-        for compacts in grouped_slice(
-                list(by_compact), backend.MAX_QUERY_PARAMS):
-            for method in ContactMethod.search([
-                        ('value_compact', 'in', list(compacts)),
-                        ('prospect.active', '=', True),
-                        ]):
-                for prospect_id in by_compact[method.value_compact]:
-                    result[prospect_id].add(method.prospect.id)
+        for key, ids in cls._active_by_name_key(by_key).items():
+            for prospect_id in by_key[key]:
+                result[prospect_id].update(ids)
+        by_compact = ContactMethod.compacts_of([p.id for p in prospects])
+        for compact, others in ContactMethod.sharing(
+                by_compact, where=cls._duplicate_where).items():
+            for prospect_id in by_compact[compact]:
+                result[prospect_id].update(o for o, _ in others)
         return {
             p.id: sorted(result[p.id] - {p.id}) for p in prospects}
+
+    @classmethod
+    def _duplicate_where(cls, prospect):
+        "Return the condition on the prospect table of a possible duplicate"
+        return prospect.active == Literal(True)
+
+    @classmethod
+    def _active_by_name_key(cls, keys):
+        """Return {name key: {prospect id}} of the active prospects with the
+        name keys (on the column as stored, so that it uses its index)"""
+        table = cls.__table__()
+        cursor = Transaction().connection.cursor()
+        result = defaultdict(set)
+        for sub_keys in grouped_slice(
+                sorted(k for k in keys if k), backend.MAX_QUERY_PARAMS):
+            cursor.execute(*table.select(table.name_key, table.id,
+                    where=fields.SQL_OPERATORS['in'](table.name_key, sub_keys)
+                    & cls._duplicate_where(table)))
+            for key, prospect_id in cursor:
+                result[key].add(prospect_id)
+        return result
 
     @classmethod
     def get_duplicates(cls, prospects, name):
@@ -362,13 +373,10 @@ class Prospect(
         ContactMethod = pool.get('prospect.contact_method')
         ids = set()
         if key:
-            ids.update(map(int, cls.search([('name_key', '=', key)])))
-        for sub_compacts in grouped_slice(
-                list(compacts), backend.MAX_QUERY_PARAMS):
-            ids.update(m.prospect.id for m in ContactMethod.search([
-                        ('value_compact', 'in', list(sub_compacts)),
-                        ('prospect.active', '=', True),
-                        ]))
+            ids.update(cls._active_by_name_key([key]).get(key, ()))
+        for others in ContactMethod.sharing(
+                compacts, where=cls._duplicate_where).values():
+            ids.update(o for o, _ in others)
         return ids
 
     @classmethod

@@ -326,13 +326,16 @@ class ReportTestCase(TestCase):
 
     @with_transaction()
     def test_no_selection_widget_on_relations(self):
-        """Test the report context and the assignment and loss dialogs
-        show no relation as a selection: the web client redraws its
-        options when Enter is pressed in another field and reads the first
-        one, which changes the value chosen"""
+        """Test the report context and the assignment dialogs show no
+        relation as a selection: when Enter is pressed in another field,
+        the web client redraws the options and reads the first one, which
+        changes the value chosen (the report filtered on another business
+        unit, the prospects of another unit assigned).  The loss dialog
+        keeps its list of reasons: its other field is a text, where Enter
+        is a new line."""
         pool = Pool()
         for name in ['sale.call.report.context', 'sale.prospect.assign.start',
-                'sale.prospect.reassign.start', 'sale.prospect.lose.start']:
+                'sale.prospect.reassign.start']:
             Model = pool.get(name)
             view = Model.fields_view_get(view_type='form')
             for fname, field in view['fields'].items():

@@ -13,6 +13,7 @@ import time
 from .common import DB_NAME, MODULE, PASSWORD, log, start_pool
 
 HISTORY = 730  # the calls span that many days
+PROSPECTS_BEFORE = 30  # days: the prospects are created before the calls
 BUSINESS_UNITS = ['optics', 'brigade', 'equipment']
 INTERESTS = [('0', 35), ('1', 30), ('2', 22), ('3', 13)]
 CITIES = ['Bogotá', 'Medellín', 'Cali', 'Barranquilla', 'Cartagena',
@@ -87,7 +88,8 @@ def fill(conn, args, team, templates):
         'operators': team['operators'], 'units': team['units'],
         'admin': team['admin'], 'templates': templates,
         'first_day': today - dt.timedelta(days=HISTORY),
-        'history': HISTORY, 'now': dt.datetime.now().replace(microsecond=0),
+        'history': HISTORY, 'before': PROSPECTS_BEFORE,
+        'now': dt.datetime.now().replace(microsecond=0),
         'words': WORDS, 'cities': CITIES, 'suffixes': SUFFIXES,
         'number': NUMBER,
         }
@@ -127,14 +129,16 @@ def drop_indexes(conn):
 
 
 # Prospects in all stages, 2% unassigned, 5% without business unit, 2%
-# inactive, created in the month before the calls start
+# inactive, created in the month before the calls start; the agreements
+# and the customers agreed up to half a year after, the customers and the
+# lost prospects got there up to half a year later (the funnel's average
+# days to customer)
 PROSPECTS = """
 INSERT INTO sale_prospect (id, active, assigned_operator, business_unit,
-    city, create_date, create_uid, name, name_key, stage, state)
+    city, create_date, create_uid, name, name_key, stage, state,
+    agreement_date, customer_date, lost_date)
 SELECT id, random() > 0.02, operator, unit, (%(cities)s::text[])[c],
-    %(first_day)s::timestamp - interval '30 days'
-        + random() * interval '30 days',
-    %(admin)s,
+    created, %(admin)s,
     concat_ws(' ', (%(words)s::text[])[w], (%(cities)s::text[])[c], id,
         nullif((%(suffixes)s::text[])[s], '')),
     replace((%(templates)s::text[])[w][(s - 1) * 10 + c], %(number)s,
@@ -142,7 +146,10 @@ SELECT id, random() > 0.02, operator, unit, (%(cities)s::text[])[c],
     CASE WHEN r < 0.40 THEN 'lead' WHEN r < 0.75 THEN 'qualified'
         WHEN r < 0.85 THEN 'agreement' WHEN r < 0.93 THEN 'customer'
         ELSE 'lost' END,
-    CASE WHEN operator IS NULL THEN 'unassigned' ELSE 'assigned' END
+    CASE WHEN operator IS NULL THEN 'unassigned' ELSE 'assigned' END,
+    CASE WHEN r >= 0.75 AND r < 0.93 THEN created::date + agreed END,
+    CASE WHEN r >= 0.85 AND r < 0.93 THEN created::date + agreed + later END,
+    CASE WHEN r >= 0.93 THEN created::date + agreed + later END
 FROM (SELECT id,
         CASE WHEN random() < 0.02 THEN NULL
             ELSE (%(operators)s::int[])[
@@ -154,7 +161,11 @@ FROM (SELECT id,
         1 + floor(random() * 10)::int AS w,
         1 + floor(random() * 10)::int AS c,
         1 + floor(random() * 5)::int AS s,
-        random() AS r
+        random() AS r,
+        %(first_day)s::timestamp - %(before)s * interval '1 day'
+            + random() * %(before)s * interval '1 day' AS created,
+        floor(random() * 180)::int AS agreed,
+        floor(random() * 180)::int AS later
     FROM generate_series(1, %(prospects)s) AS id) AS p
 """
 

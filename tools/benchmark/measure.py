@@ -16,7 +16,7 @@ import time
 
 import psycopg
 
-from . import queries, rpc
+from . import fill, queries, rpc
 from .common import DB_NAME, LIMIT, PASSWORD, log
 from .report import ms
 
@@ -97,6 +97,9 @@ def requests_text(requests):
 def main(bench):
     for report in queries.REPORTS:
         measure_report(bench, *report)
+    # since the first prospect: the fill creates them all before the calls
+    measure_report(bench, *queries.FUNNEL_REPORT, from_date=bench.today
+        - dt.timedelta(days=fill.HISTORY + fill.PROSPECTS_BEFORE))
     measure_trace_list(bench, 'traces (open), operator', 1)
     measure_trace_list(bench, 'traces (open), administrator', None)
     measure_next_call(bench, 'next call (a call due)', 1)
@@ -216,22 +219,27 @@ def totals(rows, columns):
 
 
 def measure_report(bench, label, action, period, page, count, names,
-        columns):
-    "A report's list as the administrator, with the report's context"
-    context = {'from_date': bench.from_date, 'to_date': bench.today,
+        columns, from_date=None):
+    """A report's list as the administrator, with the report's context
+    (from the first day of the period or from_date to today)"""
+    from_date = from_date or bench.from_date
+    context = {'from_date': from_date, 'to_date': bench.today,
         'operator': None, 'business_unit': None,
         'period': period or 'day',
         'context_model': 'sale.call.report.context'}
     screen = rpc.ListScreen(
         bench.admin, 'sale_opportunity_management.' + action, context)
-    params = queries.parameters(
-        names, bench.from_date, bench.today, dt.datetime.now())
+    if not isinstance(names, dict):
+        names = {'page': names, 'count': names}
+    now = dt.datetime.now()
+    params = {k: queries.parameters(n, from_date, bench.today, now)
+        for k, n in names.items()}
     # The page holds the columns read
     measure_list(bench, label, screen, [
-            (page(screen.limit), params),
+            (page(screen.limit), params['page']),
             (count(screen.limit * 100),
-                lambda results: params if len(results[0]) == screen.limit
-                else None),
+                lambda results: params['count']
+                if len(results[0]) == screen.limit else None),
             ], columns)
 
 
@@ -333,8 +341,9 @@ def measure_screen_logs(bench, rng, label, button, values):
     the next trace is shown: --logs times, spread over the operators who
     log calls, each in one wizard session as in a shift"""
     runs = []
-    per_operator = -(-(bench.args.logs + 5) // LOGGERS)
-    for operator in range(2, 2 + LOGGERS):
+    loggers = range(2, min(2 + LOGGERS, len(bench.team['logins'])))
+    per_operator = -(-(bench.args.logs + 5) // len(loggers))
+    for operator in loggers:
         client = bench.operator(operator)
         _, _, opened = open_next_call(client, [], None)
         if opened is None:

@@ -2,8 +2,8 @@
 # the top level of this repository contains the full copyright notices and
 # license terms.
 """The hand-written SQL that tools/bench measures the screens against: for
-each report the same rows as its table_query; for the trace list, Next call
-and the trace form the rows they show."""
+each report (the funnel too) the same rows as its table_query; for the
+trace list, Next call and the trace form the rows they show."""
 import datetime as dt
 
 # The administrator has no company: only the calls without company
@@ -48,8 +48,9 @@ def timeseries(period):
 TIMESERIES_COLUMNS = ['date', 'calls', 'answered', 'high_interest']
 
 # A page of the traces called in the period, latest call first (their last
-# call is in the period: it ends today), then each trace's calls through
-# the (trace, date) index; {limit}: the page's size
+# call is in the period: it ends today), then each trace's calls of the
+# period through the (trace, date) index; {limit}: the page's size;
+# parameters: the period twice
 INTEREST = (
     "WITH page AS ("
         "SELECT c.prospect_trace AS id, max(c.date) AS last_call_date "
@@ -70,7 +71,8 @@ INTEREST = (
         "min(c.date) AS first_call_date, max(c.date) AS last_call_date, "
         "string_agg(c.interest, ' → ' ORDER BY c.date, c.id) "
         "AS interest_path "
-        "FROM sale_call c WHERE c.prospect_trace = t.id) AS s "
+        "FROM sale_call c WHERE c.prospect_trace = t.id "
+        "AND " + CALLS_WHERE + ") AS s "
     "ORDER BY page.last_call_date DESC, t.id DESC")
 INTEREST_COUNT = (
     "SELECT count(*) FROM (SELECT DISTINCT c.prospect_trace "
@@ -78,19 +80,24 @@ INTEREST_COUNT = (
 INTEREST_COLUMNS = ['calls', 'first_interest', 'last_interest',
     'max_interest', 'first_call_date', 'last_call_date', 'interest_path']
 
-# Parameters: the end of the period, now
+# The open traces of the prospects that may be called; due: planned before
+# the end of the period, or never called nor planned (Next call proposes
+# them now).  Parameters: the end of the period, now
 PENDING = (
     "SELECT min(t.id) AS id, p.assigned_operator AS operator, "
     "count(*) AS open_traces, "
-    "count(*) FILTER (WHERE NOT EXISTS ("
-        "SELECT 1 FROM sale_call c WHERE c.prospect_trace = t.id)) "
-    "AS never_called, "
+    "count(*) FILTER (WHERE NOT called) AS never_called, "
     "count(t.next_call) AS scheduled, "
-    "count(*) FILTER (WHERE t.next_call < %s) AS due, "
+    "count(*) FILTER (WHERE t.next_call < %s "
+        "OR (t.next_call IS NULL AND NOT called)) AS due, "
     "count(*) FILTER (WHERE t.next_call < %s) AS overdue "
     "FROM sale_prospect_trace t "
     "JOIN sale_prospect p ON p.id = t.prospect "
+    "CROSS JOIN LATERAL (SELECT EXISTS ("
+        "SELECT 1 FROM sale_call c WHERE c.prospect_trace = t.id) "
+        "AS called) AS k "
     "WHERE t.state = 'open' AND t.company IS NULL "
+    "AND NOT coalesce(p.do_not_call, false) "
     "GROUP BY p.assigned_operator "
     "ORDER BY due DESC, operator NULLS FIRST, id")
 PENDING_COLUMNS = ['open_traces', 'never_called', 'scheduled', 'due']
@@ -107,6 +114,28 @@ ASSIGNMENT = (
     "GROUP BY p.business_unit, p.assigned_operator "
     "ORDER BY p.business_unit NULLS FIRST, operator NULLS FIRST, id")
 ASSIGNMENT_COLUMNS = ['prospects', 'open_traces']
+
+# The prospects created in the period (parameters: its first day, the day
+# after its last), per business unit and operator, in their current stage
+FUNNEL = (
+    "SELECT min(p.id) AS id, p.business_unit, "
+    "p.assigned_operator AS operator, count(*) AS prospects, "
+    "count(*) FILTER (WHERE p.stage = 'lead') AS leads, "
+    "count(*) FILTER (WHERE p.stage = 'qualified') AS qualified, "
+    "count(*) FILTER (WHERE p.stage = 'agreement') AS agreements, "
+    "count(*) FILTER (WHERE p.stage = 'customer') AS customers, "
+    "count(*) FILTER (WHERE p.stage = 'lost') AS lost, "
+    "(count(*) FILTER (WHERE p.stage = 'customer'))::float8 / count(*) "
+    "AS conversion, "
+    "avg(p.customer_date - p.create_date::date) "
+    "FILTER (WHERE p.stage = 'customer') AS average_days_to_customer "
+    "FROM sale_prospect p "
+    "WHERE p.active AND p.company IS NULL "
+    "AND p.create_date >= %s AND p.create_date < %s "
+    "GROUP BY p.business_unit, p.assigned_operator "
+    "ORDER BY p.business_unit NULLS FIRST, operator NULLS FIRST, id")
+FUNNEL_COLUMNS = ['prospects', 'leads', 'qualified', 'agreements',
+    'customers', 'lost', 'conversion', 'average_days_to_customer']
 
 HIGH_INTEREST = (
     "SELECT c.id, c.id AS call, c.date, t.prospect, t.id AS trace, "
@@ -174,7 +203,8 @@ TRACE_CALLS = (
 
 # The report actions: label, action, period, hand-written SQL of a page
 # and of the count of the rows, its parameters (from, to: the period; end:
-# the day after to; now) and the columns whose sums are compared
+# the day after to; now; or a dict of those of the page and of the count)
+# and the columns whose sums are compared
 PERIOD = ('from', 'to')
 
 
@@ -193,7 +223,7 @@ REPORTS = [
     ('interest by trace', 'act_prospect_trace_report_interest', None,
         lambda limit: INTEREST.format(limit=limit),
         lambda limit: INTEREST_COUNT.format(limit=limit),
-        PERIOD, INTEREST_COLUMNS),
+        {'page': PERIOD * 2, 'count': PERIOD}, INTEREST_COLUMNS),
     ('pending calls', 'act_prospect_trace_report_pending', None,
         *paged(PENDING), ('end', 'now'), PENDING_COLUMNS),
     ('prospects per operator', 'act_prospect_report_assignment', None,
@@ -201,6 +231,10 @@ REPORTS = [
     ('potential customers', 'act_call_report_high_interest', None,
         *paged(HIGH_INTEREST), PERIOD, HIGH_INTEREST_COLUMNS),
     ]
+# The funnel over the whole history: the prospects are all created in the
+# month before the first calls (fill.py), none in the reports' period
+FUNNEL_REPORT = ('funnel (all prospects)', 'act_prospect_report_funnel',
+    None, *paged(FUNNEL), ('from', 'end'), FUNNEL_COLUMNS)
 
 
 def page(query, limit):
