@@ -116,6 +116,18 @@ class Prospect(metaclass=PoolMeta):
                             prospect=call.prospect_trace.prospect.rec_name))
 
     @classmethod
+    def on_modification(cls, mode, prospects, field_names=None):
+        pool = Pool()
+        Trace = pool.get('sale.prospect_trace')
+        super().on_modification(mode, prospects, field_names=field_names)
+        if mode == 'write' and 'assigned_operator' in field_names:
+            for sub_prospects in grouped_slice(
+                    prospects, backend.MAX_QUERY_PARAMS):
+                Trace.copy_operator(Trace.search([
+                            ('prospect', 'in', [p.id for p in sub_prospects]),
+                            ]))
+
+    @classmethod
     def copy(cls, prospects, default=None):
         default = default.copy() if default is not None else {}
         default.setdefault('traces', None)
@@ -125,7 +137,7 @@ class Prospect(metaclass=PoolMeta):
 class ProspectTrace(
         RecordAccessMixin, Workflow, ModelSQL, ModelView, ChatMixin):
     __name__ = 'sale.prospect_trace'
-    _client_readonly = {'state'}
+    _client_readonly = {'state', 'operator'}
 
     _states = {
         'readonly': Eval('state') == 'closed',
@@ -154,9 +166,10 @@ class ProspectTrace(
         states={
             'readonly': _states['readonly'] | Bool(Eval('calls', [0])),
             })
-    operator = fields.Function(
-        fields.Many2One('res.user', "Operator"),
-        'get_prospect_fields', searcher='search_prospect_field')
+    # The prospect's, kept on the trace for the operator's lists and rules
+    operator = fields.Many2One(
+        'res.user', "Operator", readonly=True, ondelete='RESTRICT',
+        help="The operator assigned to the prospect.")
     calls = fields.One2Many(
         'sale.call', 'prospect_trace', "Calls", readonly=True,
         order=[('date', 'DESC'), ('id', 'DESC')])
@@ -199,9 +212,15 @@ class ProspectTrace(
             ]
         cls._sql_indexes.update({
                 Index(t, (t.prospect, Index.Range())),
-                # In the order of the lists of open traces
+                # In the order of the lists of open traces, all of them
+                # and an operator's
                 Index(
                     t, (t.next_call, Index.Range(order='ASC NULLS FIRST')),
+                    (t.id, Index.Range(order='DESC')),
+                    where=t.state == 'open'),
+                Index(
+                    t, (t.operator, Index.Equality()),
+                    (t.next_call, Index.Range(order='ASC NULLS FIRST')),
                     (t.id, Index.Range(order='DESC')),
                     where=t.state == 'open'),
                 })
@@ -227,6 +246,22 @@ class ProspectTrace(
                     'depends': ['state'],
                     },
                 })
+
+    @classmethod
+    def __register__(cls, module):
+        pool = Pool()
+        Prospect = pool.get('sale.prospect')
+        copy_operator = (backend.TableHandler.table_exist(cls._table)
+            and not cls.__table_handler__(module).column_exist('operator'))
+        super().__register__(module)
+        # Migration from 8.0.0: the operator kept on the trace
+        if copy_operator:
+            trace = cls.__table__()
+            prospect = Prospect.__table__()
+            cursor = Transaction().connection.cursor()
+            cursor.execute(*trace.update([trace.operator], [prospect.select(
+                            prospect.assigned_operator,
+                            where=prospect.id == trace.prospect)]))
 
     @classmethod
     def default_state(cls):
@@ -269,7 +304,6 @@ class ProspectTrace(
             trace, prospect, trace.prospect == prospect.id, traces, {
                 'prospect_name': prospect.name,
                 'prospect_city': prospect.city,
-                'operator': prospect.assigned_operator,
                 }, names)
 
     @classmethod
@@ -277,7 +311,6 @@ class ProspectTrace(
         prospect_fields = {
             'prospect_name': 'name',
             'prospect_city': 'city',
-            'operator': 'assigned_operator',
             }
         nested = clause[0][len(name):]
         return [('prospect.' + prospect_fields[name] + nested, *clause[1:])]
@@ -394,12 +427,28 @@ class ProspectTrace(
         pool = Pool()
         Prospect = pool.get('sale.prospect')
         values = super().preprocess_values(mode, values)
-        if (mode == 'create' and not values.get('business_unit')
-                and values.get('prospect')):
+        if values.get('prospect'):
             prospect = Prospect(values['prospect'])
-            if prospect.business_unit:
-                values['business_unit'] = prospect.business_unit.id
+            if mode == 'create' and not values.get('business_unit'):
+                if prospect.business_unit:
+                    values['business_unit'] = prospect.business_unit.id
+            values['operator'] = (prospect.assigned_operator.id
+                if prospect.assigned_operator else None)
         return values
+
+    @classmethod
+    def copy_operator(cls, traces):
+        "Copy on the traces the operator assigned to their prospect"
+        by_operator = defaultdict(list)
+        for trace in traces:
+            operator = trace.prospect.assigned_operator
+            if trace.operator != operator:
+                by_operator[operator.id if operator else None].append(trace)
+        to_write = []
+        for operator, traces in by_operator.items():
+            to_write.extend((traces, {'operator': operator}))
+        if to_write:
+            cls.write(*to_write)
 
     @classmethod
     def check_modification(cls, mode, traces, values=None, external=False):

@@ -465,13 +465,12 @@ class TraceInterest(TraceReportMixin, ModelSQL, ModelView):
 
     @classmethod
     def _columns(cls, tables):
-        trace, prospect, call = (
-            tables['trace'], tables['prospect'], tables['call'])
+        trace, call = tables['trace'], tables['call']
         return [
             trace.id.as_('id'),
             trace.id.as_('trace'),
             trace.prospect.as_('prospect'),
-            prospect.assigned_operator.as_('operator'),
+            trace.operator.as_('operator'),
             trace.business_unit.as_('business_unit'),
             trace.state.as_('state'),
             Count(call.id).as_('calls'),
@@ -500,20 +499,20 @@ class TraceInterest(TraceReportMixin, ModelSQL, ModelView):
     def _where(cls, tables):
         Context = Pool().get('sale.call.report.context')
         context = Context.report_context()
-        trace, prospect = tables['trace'], tables['prospect']
+        trace = tables['trace']
         # The join keeps the traces with calls in the period
         where = cls._company_filter(trace.company)
         if context['business_unit']:
             where &= trace.business_unit == context['business_unit']
         if context['operator']:
-            where &= prospect.assigned_operator == context['operator']
+            where &= trace.operator == context['operator']
         return where
 
     @classmethod
     def _group_by(cls, tables):
-        trace, prospect = tables['trace'], tables['prospect']
+        trace = tables['trace']
         return [
-            trace.id, trace.prospect, prospect.assigned_operator,
+            trace.id, trace.prospect, trace.operator,
             trace.business_unit, trace.state]
 
     @classmethod
@@ -562,8 +561,7 @@ class TracePending(TraceReportMixin, ModelSQL, ModelView):
     def _columns(cls, tables):
         Context = Pool().get('sale.call.report.context')
         context = Context.report_context()
-        trace, prospect, call = (
-            tables['trace'], tables['prospect'], tables['call'])
+        trace, call = tables['trace'], tables['call']
         # EXISTS uses the index of the calls by trace, where IN would read
         # them all for each trace
         called = Exists(call.select(
@@ -579,7 +577,7 @@ class TracePending(TraceReportMixin, ModelSQL, ModelView):
         due |= fresh
         return [
             Min(trace.id).as_('id'),
-            prospect.assigned_operator.as_('operator'),
+            trace.operator.as_('operator'),
             Count(trace.id).as_('open_traces'),
             Count(trace.id, filter_=~called).as_('never_called'),
             Count(trace.id, filter_=trace.next_call != Null
@@ -599,14 +597,14 @@ class TracePending(TraceReportMixin, ModelSQL, ModelView):
         where &= Coalesce(prospect.do_not_call, Literal(False)) == Literal(
             False)
         if context['operator']:
-            where &= prospect.assigned_operator == context['operator']
+            where &= trace.operator == context['operator']
         if context['business_unit']:
             where &= trace.business_unit == context['business_unit']
         return where
 
     @classmethod
     def _group_by(cls, tables):
-        return [tables['prospect'].assigned_operator]
+        return [tables['trace'].operator]
 
 
 class JulianDay(Function):

@@ -95,3 +95,29 @@ class MigrationTestCase(ModuleDBTestCase):
         # a second update changes nothing
         Prospect.__register__(MODULE)
         self.assertEqual(Prospect(budget.id).lost_reason.id, budget_id)
+
+    @with_transaction()
+    def test_trace_operator(self):
+        "Test the traces take the operator of their prospect"
+        pool = Pool()
+        Prospect = pool.get('sale.prospect')
+        Trace = pool.get('sale.prospect_trace')
+        User = pool.get('res.user')
+        operator, = User.create([{'login': 'ana'}])
+        assigned, unassigned = Prospect.create([
+                {'name': "Assigned", 'assigned_operator': operator.id},
+                {'name': "Unassigned"},
+                ])
+        traces = Trace.create([
+                {'prospect': assigned.id}, {'prospect': unassigned.id}])
+        # 8.0.0 kept no operator on the traces
+        Trace.__table_handler__(MODULE).drop_column('operator')
+
+        Trace.__register__(MODULE)
+
+        trace = Trace.__table__()
+        cursor = Transaction().connection.cursor()
+        cursor.execute(*trace.select(trace.prospect, trace.operator,
+                where=trace.id.in_([t.id for t in traces])))
+        self.assertEqual(dict(cursor), {
+                assigned.id: operator.id, unassigned.id: None})

@@ -203,6 +203,27 @@ class SaleOpportunityManagementTestCase(CompanyTestMixin, ModuleTestCase):
         self.assertEqual(prospect.state, 'unassigned')
 
     @with_transaction()
+    def test_trace_operator(self):
+        "Test a trace keeps the operator assigned to its prospect"
+        pool = Pool()
+        Prospect = pool.get('sale.prospect')
+        Trace = pool.get('sale.prospect_trace')
+        User = pool.get('res.user')
+        ana, luis = User.create([{'login': 'ana'}, {'login': 'luis'}])
+        prospect = self._prospect()
+        other = self._prospect(name="Other")
+        Prospect.write([prospect], {'assigned_operator': ana.id})
+        trace, = Trace.create([{'prospect': prospect.id}])
+        self.assertEqual(trace.operator, ana)
+
+        Prospect.write([prospect], {'assigned_operator': luis.id})
+        self.assertEqual(Trace(trace.id).operator, luis)
+        self.assertEqual(Trace.search([('operator', '=', luis.id)]), [trace])
+
+        Trace.move_to_prospect([trace], other)
+        self.assertIsNone(Trace(trace.id).operator)
+
+    @with_transaction()
     def test_trace_call_summary(self):
         "Test the call summary of traces is computed from their calls"
         pool = Pool()

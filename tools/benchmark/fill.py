@@ -183,8 +183,9 @@ FROM sale_prospect
 # with a next call between ten days ago and twenty days ahead
 TRACES = """
 INSERT INTO sale_prospect_trace (id, prospect, prospect_contact,
-    business_unit, create_date, create_uid, next_call, next_call_note, state)
-SELECT id, id, id, business_unit, create_date,
+    business_unit, operator, create_date, create_uid, next_call,
+    next_call_note, state)
+SELECT id, id, id, business_unit, assigned_operator, create_date,
     coalesce(assigned_operator, %(admin)s), next_call,
     CASE WHEN next_call IS NOT NULL THEN 'Call back' END,
     CASE WHEN closed THEN 'closed' ELSE 'open' END

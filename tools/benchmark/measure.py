@@ -251,7 +251,7 @@ def measure_trace_list(bench, label, operator):
         client, 'sale_opportunity_management.act_prospect_trace_form')
     clause, params = ('', ())
     if operator is not None:
-        clause = 'AND p.assigned_operator = %s '
+        clause = 'AND t.operator = %s '
         params = (bench.team['operators'][operator],)
     query = queries.TRACE_PAGE % clause
     steps = [

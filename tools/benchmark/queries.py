@@ -57,10 +57,9 @@ INTEREST = (
         "FROM sale_call c WHERE " + CALLS_WHERE + " "
         "GROUP BY c.prospect_trace "
         "ORDER BY last_call_date DESC, id DESC LIMIT {limit}) "
-    "SELECT t.id, t.id AS trace, t.prospect, "
-    "p.assigned_operator AS operator, t.business_unit, t.state, s.* "
+    "SELECT t.id, t.id AS trace, t.prospect, t.operator, "
+    "t.business_unit, t.state, s.* "
     "FROM page JOIN sale_prospect_trace t ON t.id = page.id "
-    "JOIN sale_prospect p ON p.id = t.prospect "
     "CROSS JOIN LATERAL ("
         "SELECT count(*) AS calls, "
         "(array_agg(c.interest ORDER BY c.date, c.id))[1] "
@@ -84,7 +83,7 @@ INTEREST_COLUMNS = ['calls', 'first_interest', 'last_interest',
 # the end of the period, or never called nor planned (Next call proposes
 # them now).  Parameters: the end of the period, now
 PENDING = (
-    "SELECT min(t.id) AS id, p.assigned_operator AS operator, "
+    "SELECT min(t.id) AS id, t.operator, "
     "count(*) AS open_traces, "
     "count(*) FILTER (WHERE NOT called) AS never_called, "
     "count(t.next_call) AS scheduled, "
@@ -98,7 +97,7 @@ PENDING = (
         "AS called) AS k "
     "WHERE t.state = 'open' AND t.company IS NULL "
     "AND NOT coalesce(p.do_not_call, false) "
-    "GROUP BY p.assigned_operator "
+    "GROUP BY t.operator "
     "ORDER BY due DESC, operator NULLS FIRST, id")
 PENDING_COLUMNS = ['open_traces', 'never_called', 'scheduled', 'due']
 
@@ -155,7 +154,6 @@ HIGH_INTEREST_COLUMNS = ['date', 'current_interest', 'calls', 'trace']
 # operator clause), then the fields of the rows read
 TRACE_PAGE = (
     "SELECT t.id FROM sale_prospect_trace t "
-    "JOIN sale_prospect p ON p.id = t.prospect "
     "WHERE t.state = 'open' AND t.company IS NULL %s"
     "ORDER BY t.next_call ASC NULLS FIRST, t.id DESC")
 # Parameter: the ids (in order)
@@ -167,7 +165,7 @@ TRACE_ROWS = (
     "JOIN sale_prospect_trace t ON t.id = page.id "
     "JOIN sale_prospect p ON p.id = t.prospect "
     "LEFT JOIN sale_business_unit u ON u.id = t.business_unit "
-    "LEFT JOIN res_user o ON o.id = p.assigned_operator "
+    "LEFT JOIN res_user o ON o.id = t.operator "
     "CROSS JOIN LATERAL ("
         "SELECT count(*) AS call_count, max(c.date) AS last_call_date, "
         "(SELECT l.interest FROM sale_call l "
@@ -181,13 +179,11 @@ TRACE_COLUMNS = ['call_count', 'last_call_date', 'current_interest']
 # now), else their oldest open trace never called (the operator)
 NEXT_DUE = (
     "SELECT t.id FROM sale_prospect_trace t "
-    "JOIN sale_prospect p ON p.id = t.prospect "
-    "WHERE p.assigned_operator = %s AND t.state = 'open' "
+    "WHERE t.operator = %s AND t.state = 'open' "
     "AND t.next_call <= %s ORDER BY t.next_call, t.id LIMIT 1")
 NEVER_CALLED = (
     "SELECT t.id FROM sale_prospect_trace t "
-    "JOIN sale_prospect p ON p.id = t.prospect "
-    "WHERE p.assigned_operator = %s AND t.state = 'open' "
+    "WHERE t.operator = %s AND t.state = 'open' "
     "AND t.next_call IS NULL AND NOT EXISTS ("
         "SELECT 1 FROM sale_call c WHERE c.prospect_trace = t.id) "
     "ORDER BY t.id LIMIT 1")
