@@ -10,7 +10,7 @@ from sql import Literal, Window
 from sql.aggregate import Count, Max, Min
 from sql.conditionals import Case, Coalesce
 from sql.functions import RowNumber
-from sql.operators import Equal, Exists
+from sql.operators import Equal
 
 import trytond.config as config
 from trytond import backend
@@ -137,7 +137,7 @@ class Prospect(metaclass=PoolMeta):
 class ProspectTrace(
         RecordAccessMixin, Workflow, ModelSQL, ModelView, ChatMixin):
     __name__ = 'sale.prospect_trace'
-    _client_readonly = {'state', 'operator'}
+    _client_readonly = {'state', 'operator', 'call_count_cache'}
 
     _states = {
         'readonly': Eval('state') == 'closed',
@@ -183,6 +183,8 @@ class ProspectTrace(
         fields.Integer("Calls"), 'get_call_summary')
     last_call_date = fields.Function(
         fields.Date("Last Call"), 'get_call_summary')
+    # Kept by the calls, for the searches of the traces never called
+    call_count_cache = fields.Integer("Call Count Cache", readonly=True)
     next_call = fields.DateTime(
         "Next Call", states=_states,
         help="When to call the prospect again.")
@@ -251,9 +253,14 @@ class ProspectTrace(
     def __register__(cls, module):
         pool = Pool()
         Prospect = pool.get('sale.prospect')
-        copy_operator = (backend.TableHandler.table_exist(cls._table)
-            and not cls.__table_handler__(module).column_exist('operator'))
+        exist = backend.TableHandler.table_exist(cls._table)
+        table_h = cls.__table_handler__(module)
+        copy_operator = exist and not table_h.column_exist('operator')
+        count_calls = exist and not table_h.column_exist('call_count_cache')
         super().__register__(module)
+        # Migration from 8.0.0: the calls counted on the trace
+        if count_calls:
+            cls.count_calls(cls.search([]))
         # Migration from 8.0.0: the operator kept on the trace
         if copy_operator:
             trace = cls.__table__()
@@ -266,6 +273,10 @@ class ProspectTrace(
     @classmethod
     def default_state(cls):
         return 'open'
+
+    @classmethod
+    def default_call_count_cache(cls):
+        return 0
 
     @classmethod
     def default_company(cls):
@@ -379,13 +390,13 @@ class ProspectTrace(
         # Traces without calls have no interest
         interests = [v for v in values if v is not None]
         if operator in {'=', 'in'}:
-            domain = ['OR', ('id', 'in', cls._never_called())]
+            domain = ['OR', ('call_count_cache', '=', 0)]
             if interests:
                 domain.append(('id', 'in', summary.select(
                             summary.trace,
                             where=summary.current_interest.in_(interests))))
         else:
-            domain = [('id', 'not in', cls._never_called())]
+            domain = [('call_count_cache', '!=', 0)]
             if interests:
                 domain.append(('id', 'in', summary.select(
                             summary.trace,
@@ -393,15 +404,32 @@ class ProspectTrace(
         return domain
 
     @classmethod
-    def _never_called(cls):
-        "Return the query of the traces without calls"
+    def calls_counted(cls, traces):
+        "Return the number of calls of each trace, by id"
         Call = Pool().get('sale.call')
-        trace = cls.__table__()
         call = Call.__table__()
-        # NOT EXISTS reads the index of the calls by trace where NOT IN would
-        # hash them all
-        return trace.select(trace.id, where=~Exists(call.select(
-                    call.id, where=call.prospect_trace == trace.id)))
+        cursor = Transaction().connection.cursor()
+        counts = dict.fromkeys(map(int, traces), 0)
+        for sub_ids in grouped_slice(list(counts), backend.MAX_QUERY_PARAMS):
+            cursor.execute(*call.select(
+                    call.prospect_trace, Count(call.id),
+                    where=fields.SQL_OPERATORS['in'](
+                        call.prospect_trace, sub_ids),
+                    group_by=[call.prospect_trace]))
+            counts.update(cursor)
+        return counts
+
+    @classmethod
+    def count_calls(cls, traces):
+        "Count again the calls of the traces"
+        counts = cls.calls_counted(traces)
+        to_write = defaultdict(list)
+        for trace in cls.browse(counts):
+            if trace.call_count_cache != counts[trace.id]:
+                to_write[counts[trace.id]].append(trace)
+        if to_write:
+            cls.write(*(x for count, traces in to_write.items()
+                    for x in (traces, {'call_count_cache': count})))
 
     @classmethod
     def open_for(cls, prospects, business_unit=None):
@@ -838,24 +866,44 @@ class Call(RecordAccessMixin, ModelSQL, ModelView):
 
     @classmethod
     def update_traces(cls, calls):
-        """Clear the next call of the traces called, or schedule the retry
-        of a missed call"""
+        """Count the calls of the traces called and clear their next call,
+        or schedule the retry of a missed call"""
         pool = Pool()
         Trace = pool.get('sale.prospect_trace')
         latest = {}
         for call in sorted(calls, key=lambda c: (c.date, c.id)):
             latest[call.prospect_trace] = call
+        counts = Trace.calls_counted(latest)
         to_write = defaultdict(list)
         for trace, call in latest.items():
-            to_write[trace.schedule_after_call(call)].append(trace)
+            to_write[trace.schedule_after_call(call), counts[trace.id]
+                ].append(trace)
         # Written even when unchanged: two calls logged at once on a trace
         # then conflict on it and the second is retried, seeing the first
         # (one first call per trace)
-        Trace.write(*(x for next_call, traces in to_write.items()
+        Trace.write(*(x for (next_call, count), traces in to_write.items()
                 for x in (traces, {
                         'next_call': next_call,
                         'next_call_note': None,
+                        'call_count_cache': count,
                         })))
+
+    @classmethod
+    def on_write(cls, calls, values):
+        Trace = Pool().get('sale.prospect_trace')
+        callbacks = super().on_write(calls, values)
+        if 'prospect_trace' in values:
+            traces = {c.prospect_trace for c in calls}
+            traces.add(Trace(values['prospect_trace']))
+            callbacks = callbacks + [lambda: Trace.count_calls(list(traces))]
+        return callbacks
+
+    @classmethod
+    def on_delete(cls, calls):
+        Trace = Pool().get('sale.prospect_trace')
+        callbacks = super().on_delete(calls)
+        traces = list({c.prospect_trace for c in calls})
+        return callbacks + [lambda: Trace.count_calls(traces)]
 
     @classmethod
     def qualify_prospects(cls, calls):

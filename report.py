@@ -8,7 +8,6 @@ from sql import Cast, Literal, Null
 from sql.aggregate import Avg, Count, Max, Min, Sum
 from sql.conditionals import Coalesce, NullIf
 from sql.functions import DateTrunc, Function
-from sql.operators import Exists
 
 from trytond import backend
 from trytond.i18n import gettext
@@ -561,11 +560,8 @@ class TracePending(TraceReportMixin, ModelSQL, ModelView):
     def _columns(cls, tables):
         Context = Pool().get('sale.call.report.context')
         context = Context.report_context()
-        trace, call = tables['trace'], tables['call']
-        # EXISTS uses the index of the calls by trace, where IN would read
-        # them all for each trace
-        called = Exists(call.select(
-                call.id, where=call.prospect_trace == trace.id))
+        trace = tables['trace']
+        called = trace.call_count_cache != 0
         # A trace never called and not planned is to call now, as Next Call
         # proposes it
         fresh = (trace.next_call == Null) & ~called

@@ -121,3 +121,23 @@ class MigrationTestCase(ModuleDBTestCase):
                 where=trace.id.in_([t.id for t in traces])))
         self.assertEqual(dict(cursor), {
                 assigned.id: operator.id, unassigned.id: None})
+
+    @with_transaction()
+    def test_trace_call_count(self):
+        "Test the traces count their calls"
+        pool = Pool()
+        Prospect = pool.get('sale.prospect')
+        Trace = pool.get('sale.prospect_trace')
+        Call = pool.get('sale.call')
+        prospects = Prospect.create([{'name': "Called"}, {'name': "Never"}])
+        called, never = Trace.create([{'prospect': p.id} for p in prospects])
+        Call.create([{'prospect_trace': called.id, 'interest': i}
+                for i in ['0', '2']])
+        # 8.0.0 counted no calls on the traces
+        Trace.__table_handler__(MODULE).drop_column('call_count_cache')
+
+        Trace.__register__(MODULE)
+
+        self.assertEqual(
+            Trace.search([('current_interest', '=', None),
+                    ('prospect', 'in', [p.id for p in prospects])]), [never])

@@ -264,6 +264,14 @@ class SaleOpportunityManagementTestCase(CompanyTestMixin, ModuleTestCase):
         self.assertEqual(
             Trace.search([('current_interest', 'not in', [None, '3'])]), [])
 
+        # The traces never called follow the calls moved and deleted
+        calls = Call.search([('prospect_trace', '=', trace.id)])
+        Call.write(calls[:1], {'prospect_trace': empty.id})
+        self.assertEqual(Trace.search([('current_interest', '=', None)]), [])
+        Call.delete(calls[1:])
+        self.assertEqual(
+            Trace.search([('current_interest', '=', None)]), [trace])
+
     @with_transaction()
     def test_call_type_deduced(self):
         "Test the first call of a trace is a first call, the others not"

@@ -104,6 +104,7 @@ def fill(conn, args, team, templates):
             ('traces', TRACES),
             ('nothing due for the first operator', NOTHING_DUE),
             ('calls planned', CALL_PLAN), ('calls', CALLS),
+            ('calls counted on their traces', CALL_COUNTS),
             ('plan dropped', 'DROP TABLE bench_call')]:
         t = time.monotonic()
         conn.execute(sql, params if '%(' in sql else None)
@@ -183,9 +184,9 @@ FROM sale_prospect
 # with a next call between ten days ago and twenty days ahead
 TRACES = """
 INSERT INTO sale_prospect_trace (id, prospect, prospect_contact,
-    business_unit, operator, create_date, create_uid, next_call,
-    next_call_note, state)
-SELECT id, id, id, business_unit, assigned_operator, create_date,
+    business_unit, operator, call_count_cache, create_date, create_uid,
+    next_call, next_call_note, state)
+SELECT id, id, id, business_unit, assigned_operator, 0, create_date,
     coalesce(assigned_operator, %(admin)s), next_call,
     CASE WHEN next_call IS NOT NULL THEN 'Call back' END,
     CASE WHEN closed THEN 'closed' ELSE 'open' END
@@ -265,6 +266,14 @@ FROM (SELECT id, trace, first,
         JOIN (SELECT trace, min(id) AS first FROM bench_call
             GROUP BY trace) AS f USING (trace)) AS c) AS c
 ORDER BY id
+"""
+
+# The count of calls the module keeps on each trace
+CALL_COUNTS = """
+UPDATE sale_prospect_trace t SET call_count_cache = c.calls
+FROM (SELECT prospect_trace, count(*) AS calls FROM sale_call
+    GROUP BY prospect_trace) AS c
+WHERE c.prospect_trace = t.id
 """
 
 
