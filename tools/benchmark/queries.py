@@ -92,9 +92,7 @@ PENDING = (
     "count(*) FILTER (WHERE t.next_call < %s) AS overdue "
     "FROM sale_prospect_trace t "
     "JOIN sale_prospect p ON p.id = t.prospect "
-    "CROSS JOIN LATERAL (SELECT EXISTS ("
-        "SELECT 1 FROM sale_call c WHERE c.prospect_trace = t.id) "
-        "AS called) AS k "
+    "CROSS JOIN LATERAL (SELECT t.call_count_cache <> 0 AS called) AS k "
     "WHERE t.state = 'open' AND t.company IS NULL "
     "AND NOT coalesce(p.do_not_call, false) "
     "GROUP BY t.operator "
@@ -184,8 +182,7 @@ NEXT_DUE = (
 NEVER_CALLED = (
     "SELECT t.id FROM sale_prospect_trace t "
     "WHERE t.operator = %s AND t.state = 'open' "
-    "AND t.next_call IS NULL AND NOT EXISTS ("
-        "SELECT 1 FROM sale_call c WHERE c.prospect_trace = t.id) "
+    "AND t.next_call IS NULL AND t.call_count_cache = 0 "
     "ORDER BY t.id LIMIT 1")
 # The form of a trace, with the calls its list shows (parameter: the trace)
 TRACE_FORM = TRACE_ROWS.replace(
