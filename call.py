@@ -28,7 +28,7 @@ from trytond.wizard import (
     Button, StateTransition, StateView, Wizard)
 
 from .common import (
-    INTERESTS, MEDIUM_INTEREST, NO_ANSWER, RecordAccessMixin,
+    HIGH_INTEREST, INTERESTS, MEDIUM_INTEREST, NO_ANSWER, RecordAccessMixin,
     check_record_rules, is_prospect_admin, module_id, read_joined)
 from .exceptions import (
     CallAccessError, CallingHoursWarning, CallValidationError, DeletionError,
@@ -667,6 +667,10 @@ class Call(RecordAccessMixin, ModelSQL, ModelView):
                 Index(
                     t, (t.operator, Index.Range()),
                     (t.date, Index.Range())),
+                # The potential customers, latest first
+                Index(
+                    t, (t.date, Index.Range()), (t.id, Index.Range()),
+                    where=t.interest == HIGH_INTEREST),
                 })
         cls._order = [
             ('date', 'DESC'),

@@ -454,11 +454,12 @@ class TraceInterest(TraceReportMixin, ModelSQL, ModelView):
 
     @classmethod
     def _joins(cls):
-        from_item, tables = super()._joins()
+        _, tables = super()._joins()
         trace, call = tables['trace'], tables['call']
         # The row of a trace is its id: the read of a page reaches the
-        # traces first, then their calls of the period by the index
-        return from_item.join(
+        # traces first, then their calls of the period by the index.  The
+        # prospect is not joined: the trace has all the row needs
+        return trace.join(
             call, condition=(call.prospect_trace == trace.id)
             & cls._calls_in_period(call)), tables
 
