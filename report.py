@@ -401,7 +401,8 @@ class CallOperatorTimeseries(CallDailyReportMixin, ModelSQL, ModelView):
 
 
 class TraceReportMixin(ReportMixin):
-    "Report on the traces, with their prospect"
+    """Report on the traces, which keep their operator: the prospects are
+    not joined"""
     __slots__ = ()
 
     @classmethod
@@ -409,16 +410,11 @@ class TraceReportMixin(ReportMixin):
         pool = Pool()
         Call = pool.get('sale.call')
         Trace = pool.get('sale.prospect_trace')
-        Prospect = pool.get('sale.prospect')
         tables = {
             'trace': Trace.__table__(),
-            'prospect': Prospect.__table__(),
             'call': Call.__table__(),
             }
-        trace, prospect = tables['trace'], tables['prospect']
-        from_item = trace.join(
-            prospect, condition=trace.prospect == prospect.id)
-        return from_item, tables
+        return tables['trace'], tables
 
 
 class TraceInterest(TraceReportMixin, ModelSQL, ModelView):
@@ -454,11 +450,10 @@ class TraceInterest(TraceReportMixin, ModelSQL, ModelView):
 
     @classmethod
     def _joins(cls):
-        _, tables = super()._joins()
-        trace, call = tables['trace'], tables['call']
+        trace, tables = super()._joins()
+        call = tables['call']
         # The row of a trace is its id: the read of a page reaches the
-        # traces first, then their calls of the period by the index.  The
-        # prospect is not joined: the trace has all the row needs
+        # traces first, then their calls of the period by the index
         return trace.join(
             call, condition=(call.prospect_trace == trace.id)
             & cls._calls_in_period(call)), tables
@@ -586,13 +581,17 @@ class TracePending(TraceReportMixin, ModelSQL, ModelView):
 
     @classmethod
     def _where(cls, tables):
-        Context = Pool().get('sale.call.report.context')
+        pool = Pool()
+        Context = pool.get('sale.call.report.context')
+        Prospect = pool.get('sale.prospect')
         context = Context.report_context()
-        trace, prospect = tables['trace'], tables['prospect']
+        trace = tables['trace']
+        prospect = Prospect.__table__()
         where = (trace.state == 'open') & cls._company_filter(trace.company)
-        # Never proposed, even when an administrator reopened a trace (S15)
-        where &= Coalesce(prospect.do_not_call, Literal(False)) == Literal(
-            False)
+        # Never proposed, even when an administrator reopened a trace (S15);
+        # the few prospects marked, read on their index
+        where &= ~trace.prospect.in_(prospect.select(
+                prospect.id, where=prospect.do_not_call == Literal(True)))
         if context['operator']:
             where &= trace.operator == context['operator']
         if context['business_unit']:
