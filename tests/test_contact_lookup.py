@@ -109,6 +109,31 @@ class ContactLookupTestCase(ModuleDBTestCase):
             {p.id for p in prospects})
 
     @with_transaction()
+    def test_sharing_on_index(self):
+        "Test the look-up reads the tables through their indexes"
+        pool = Pool()
+        Prospect = pool.get('sale.prospect')
+        ContactMethod = pool.get('prospect.contact_method')
+        cursor = Transaction().connection.cursor()
+        for where in [
+                None, Prospect._duplicate_where, Prospect._do_not_call_where]:
+            query = ContactMethod._sharing_query(
+                ['6015550101', 'alfa@example.com'], where=where)
+            if backend.name == 'postgresql':
+                # a scan of the table only if no index may serve
+                cursor.execute('SET LOCAL enable_seqscan = off')
+                cursor.execute('EXPLAIN ' + str(query), query.params)
+                plan = [r[0] for r in cursor]
+                scans = [l for l in plan if 'Seq Scan' in l]
+            else:
+                cursor.execute(
+                    'EXPLAIN QUERY PLAN ' + str(query), query.params)
+                plan = [r[-1] for r in cursor]
+                scans = [l for l in plan if l.startswith('SCAN')]
+            with self.subTest(where=where):
+                self.assertFalse(scans, '\n'.join(plan))
+
+    @with_transaction()
     def test_compacts_of(self):
         "Test the compact values of the active methods of prospects"
         pool = Pool()
