@@ -8,6 +8,8 @@ import phonenumbers
 from phonenumbers import NumberParseException, PhoneNumberFormat
 from sql import Literal
 
+from email_validator import EmailUndeliverableError
+
 from trytond import backend
 from trytond.i18n import gettext
 from trytond.model import (
@@ -308,6 +310,11 @@ class ContactMethod(
                 continue
             try:
                 cls.validate_mail(method.value)
+            except EmailUndeliverableError:
+                # Kept: the domain may be unknown to the name servers of the
+                # server (or have none yet); the party made from the
+                # prospect gets it as another contact
+                pass
             except EmailNotValidError as exception:
                 raise ContactMethodValidationError(gettext(
                         'sale_opportunity_management.msg_invalid_mail',
