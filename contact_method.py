@@ -113,6 +113,8 @@ class ContactMethod(
                 'invisible': ~Eval('url'),
                 }),
         'on_change_with_url')
+    url_icon = fields.Function(
+        fields.Char("URL Icon"), 'on_change_with_url_icon')
 
     @classmethod
     def __setup__(cls):
@@ -155,6 +157,16 @@ class ContactMethod(
             if '://' not in self.value:
                 return 'https://%s' % self.value
             return self.value
+
+    @fields.depends('contact_type')
+    def on_change_with_url_icon(self, name=None):
+        "The icon of the link: a call, a chat, an e-mail or a web page"
+        return {
+            'phone': 'tryton-call',
+            'mobile': 'tryton-call',
+            'whatsapp': 'tryton-chat',
+            'mail': 'tryton-email',
+            }.get(self.contact_type, 'tryton-public')
 
     @fields.depends('contact_type', 'value')
     def on_change_value(self):
