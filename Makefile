@@ -20,8 +20,10 @@ test-postgresql: $(STAMP)
 	REQUIRE_POSTGRESQL=1 $(VPY) tools/run-tests postgresql
 
 # The web client driven through its menus by a headless chromium, on a fresh
-# demo database (tools/test-browser installs chromium, playwright and what
-# tools/demo needs).
+# demo database, and on a second one with sale_opportunity built meanwhile
+# for the step that creates an opportunity (BROWSER_OPPORTUNITY=0 leaves it
+# out); tools/test-browser installs chromium, playwright and what tools/demo
+# needs.
 test-browser:
 	tools/test-browser
 

@@ -8,6 +8,8 @@ import phonenumbers
 from phonenumbers import NumberParseException, PhoneNumberFormat
 from sql import Literal
 
+from email_validator import EmailUndeliverableError
+
 from trytond import backend
 from trytond.i18n import gettext
 from trytond.model import (
@@ -111,6 +113,8 @@ class ContactMethod(
                 'invisible': ~Eval('url'),
                 }),
         'on_change_with_url')
+    url_icon = fields.Function(
+        fields.Char("URL Icon"), 'on_change_with_url_icon')
 
     @classmethod
     def __setup__(cls):
@@ -153,6 +157,16 @@ class ContactMethod(
             if '://' not in self.value:
                 return 'https://%s' % self.value
             return self.value
+
+    @fields.depends('contact_type')
+    def on_change_with_url_icon(self, name=None):
+        "The icon of the link: a call, a chat, an e-mail or a web page"
+        return {
+            'phone': 'tryton-call',
+            'mobile': 'tryton-call',
+            'whatsapp': 'tryton-chat',
+            'mail': 'tryton-email',
+            }.get(self.contact_type, 'tryton-public')
 
     @fields.depends('contact_type', 'value')
     def on_change_value(self):
@@ -246,33 +260,37 @@ class ContactMethod(
         methods with one of the compact values whose prospect meets where,
         whatever the record rules, ordered by prospect.
         where is a function of the prospect table returning an SQL condition.
-        The look-up is on the column as stored (not on the COALESCE the ORM
-        searches), so that it uses its index."""
+        """
+        cursor = Transaction().connection.cursor()
+        shared = defaultdict(list)
+        for sub_compacts in grouped_slice(
+                sorted({c for c in compacts if c}), backend.MAX_QUERY_PARAMS):
+            cursor.execute(*cls._sharing_query(sub_compacts, where=where))
+            for compact, prospect_id, value in cursor:
+                shared[compact].append((prospect_id, value))
+        return shared
+
+    @classmethod
+    def _sharing_query(cls, compacts, where=None):
+        """Return the query of sharing for a batch of compact values: on the
+        column as stored, not on the COALESCE the ORM compares for a Char
+        that is not required, so that PostgreSQL uses its index"""
         pool = Pool()
         Prospect = pool.get('sale.prospect')
         method = cls.__table__()
         prospect = Prospect.__table__()
-        cursor = Transaction().connection.cursor()
+        query = method
+        condition = (
+            fields.SQL_OPERATORS['in'](method.value_compact, compacts)
+            & (method.active == Literal(True)))
         if where is not None:
             query = method.join(
                 prospect, condition=method.prospect == prospect.id)
-        else:
-            query = method
-        shared = defaultdict(list)
-        for sub_compacts in grouped_slice(
-                sorted({c for c in compacts if c}), backend.MAX_QUERY_PARAMS):
-            condition = (fields.SQL_OPERATORS['in'](
-                    method.value_compact, sub_compacts)
-                & (method.active == Literal(True)))
-            if where is not None:
-                condition &= where(prospect)
-            cursor.execute(*query.select(
-                    method.value_compact, method.prospect, method.value,
-                    where=condition,
-                    order_by=[method.prospect.asc, method.id.asc]))
-            for compact, prospect_id, value in cursor:
-                shared[compact].append((prospect_id, value))
-        return shared
+            condition &= where(prospect)
+        return query.select(
+            method.value_compact, method.prospect, method.value,
+            where=condition,
+            order_by=[method.prospect.asc, method.id.asc])
 
     @classmethod
     def on_modification(cls, mode, methods, field_names=None):
@@ -304,6 +322,11 @@ class ContactMethod(
                 continue
             try:
                 cls.validate_mail(method.value)
+            except EmailUndeliverableError:
+                # Kept: the domain may be unknown to the name servers of the
+                # server (or have none yet); the party made from the
+                # prospect gets it as another contact
+                pass
             except EmailNotValidError as exception:
                 raise ContactMethodValidationError(gettext(
                         'sale_opportunity_management.msg_invalid_mail',

@@ -64,7 +64,7 @@ class Prospect(metaclass=PoolMeta):
         if not prospects:
             return
         with without_check_access(), Transaction().set_context(
-                _prospect_merge=True, active_test=False):
+                active_test=False):
             remap = cls._merge_contact_methods(prospects, target)
             cls._merge_traces(prospects, target, remap)
             cls._merge_resources(prospects, target)
@@ -167,15 +167,8 @@ class Prospect(metaclass=PoolMeta):
         pool = Pool()
         Trace = pool.get('sale.prospect_trace')
         Call = pool.get('sale.call')
-        to_write = []
-        for trace in traces:
-            method = contact(trace.prospect_contact)
-            to_write.extend(([trace], {
-                        'prospect': target.id,
-                        'prospect_contact': method.id if method else None,
-                        }))
-        if to_write:
-            Trace.write(*to_write)
+        Trace.move_to_prospect(traces, target,
+            {t: contact(t.prospect_contact) for t in traces})
         calls = Call.search([
                 ('prospect_trace', 'in', [t.id for t in traces]),
                 ('contact_method', 'in', [m.id for m in remap]),
@@ -386,16 +379,3 @@ class Merge(Wizard):
     def end(self):
         return 'reload'
 
-
-class ProspectTrace(metaclass=PoolMeta):
-    __name__ = 'sale.prospect_trace'
-
-    @classmethod
-    def check_modification(cls, mode, traces, values=None, external=False):
-        if (mode == 'write' and not external and 'prospect' in values
-                and Transaction().context.get('_prospect_merge')):
-            # The merge moves the traces, calls included, to the prospect
-            # kept
-            values = {k: v for k, v in values.items() if k != 'prospect'}
-        super().check_modification(
-            mode, traces, values=values, external=external)

@@ -685,8 +685,9 @@ class ProspectAssignment(ProspectReportMixin, ModelSQL, ModelView):
     def _columns(cls, tables):
         prospect, open_, user = (
             tables['prospect'], tables['open'], tables['user'])
-        # The graph draws a bar per name: never an empty one, which the
-        # client leaves without a label and which shifts the bars after it
+        # The graph draws a bar per name, adding up the business units:
+        # never an empty name, with which sao 8.0 drew an unlabelled bar and
+        # left an operator out
         unassigned = gettext(
             'sale_opportunity_management.msg_report_unassigned')
         return [

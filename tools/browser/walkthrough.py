@@ -39,6 +39,12 @@ Steps (each logs in again in a new browser context):
                          interactions, plus a click in each new row where
                          sao left no cursor after 5 s of waiting; the
                          mobile is shown formatted
+  admin-create-opportunity
+                         admin, on a demo with sale_opportunity
+                         (--opportunity-url): an agreement in Prospects,
+                         Create Opportunity: the tab Opportunities lists
+                         one, with the prospect's party, description and
+                         notes of its calls; a second click makes none
 
 Labels are looked up in the user's language (English or Spanish).  The
 screenshots go to var/screenshots/browser-<role>-NN-<what>.png.  Each step
@@ -69,8 +75,8 @@ CHROMIUM_ARGS = [
     ]
 PREFIX = 'browser'
 # Seconds a person waits for the cursor in a new row of a list before
-# clicking it (sao puts it there in 0.2-0.6s, 1.0-1.6s on a machine running
-# 8 busy loops on 2 cores)
+# clicking it (sao puts it there 0.2-0.6 s after New or Enter, 1.0-2.2 s
+# on 2 cores running 6 to 8 busy loops besides)
 CURSOR_WAIT = 5
 
 # The demo users and their timezone (tools/data/demo.py)
@@ -855,7 +861,18 @@ def step_registrar_register(client, state):
     prospect_name = 'Óptica Prueba Navegador %s S.A.S' % stamp
     mobile = '301%s1' % stamp
     mobile_shown = '+57 301 %s' % mobile[3:]
-    mail = 'compras%s@ejemplo.com.co' % stamp
+    # a domain that accepts mail: the module checks it in the DNS, as
+    # party does, and refuses a domain that does not exist
+    mail = 'compras%s@gmail.com' % stamp
+    second = (mail, client.t('E-Mail'))
+    if not mail_domains_exist(mail):
+        # a DNS that knows no domain (a sandbox): every address would be
+        # refused; a landline takes the row of the mail
+        landline = '601%s' % stamp[:6] + '7'
+        second = (landline, client.t('Phone'))
+        print('    the DNS here knows no mail domain (gmail.com does not '
+            'exist): a landline %s instead of the mail' % landline,
+            flush=True)
     client.write(name, prospect_name)
     client.pick(client.field('business_unit', 'select'),
         label=client.t('Optics'))
@@ -870,7 +887,7 @@ def step_registrar_register(client, state):
     new = contacts.locator('.form-one2many-toolbar button[title="%s"]'
         % client.t('New'))
     rows = client.rows(contacts)
-    values = [mobile, mail]
+    values = [mobile, second[0]]
     # the clicks a person needs because sao left the cursor elsewhere
     cursor_clicks = 0
     asked = time.monotonic()
@@ -918,7 +935,7 @@ def step_registrar_register(client, state):
     record_id = re.search(r'/sale\.prospect/(\d+)', client.page.url).group(1)
     for value, kind in [
             (mobile_shown, client.t('Mobile')),
-            (mail, client.t('E-Mail')),
+            (shown_value(second[0]), second[1]),
             ]:
         row = client.row_with(value, contacts)
         client.wait(lambda: row.count() == 1 and kind in row.inner_text(),
@@ -958,9 +975,23 @@ def step_admin_lose_funnel(client, state):
     name = client.field('name').input_value()
     lose.click()
     wizard = client.dialog()
-    reason = wizard.locator('select[name="reason"]').first
+    reason = wizard.locator(
+        'select[name="reason"], input[name="reason"]').first
     client.wait(lambda: reason.is_visible(), 'the dialog asks no reason')
-    client.choose(reason, label=client.t('No budget'))
+    if reason.evaluate('e => e.tagName') == 'SELECT':
+        # a list of the reasons
+        client.choose(reason, label=client.t('No budget'))
+    else:
+        # a relation field: typed, then taken from the completion
+        reason.click()
+        reason.press_sequentially(client.t('No budget')[:6], delay=50)
+        choice = wizard.locator('.dropdown-completion li a:visible',
+            has_text=client.t('No budget'))
+        client.wait(lambda: choice.count() >= 1,
+            'no completion %r for the reason' % client.t('No budget'))
+        choice.first.click()
+        client.wait(lambda: reason.input_value() == client.t('No budget'),
+            lambda: 'the reason shows %r' % reason.input_value())
     client.type(wizard.locator('textarea[name="comment"]').first,
         'Presupuesto congelado hasta el próximo año')
     client.shot('lose-dialog')
@@ -997,6 +1028,100 @@ def step_admin_lose_funnel(client, state):
     client.shot('funnel-graph')
 
 
+# The labels of the sale opportunities step (S17)
+L.update({
+    'Stage': ('Stage', 'Etapa'),
+    'Agreement': ('Agreement', 'Acuerdo'),
+    'Opportunities': ('Opportunities', 'Oportunidades'),
+    })
+
+
+def step_admin_create_opportunity(client, state):
+    """admin, with sale_opportunity: Create Opportunity on an agreement;
+    the opportunity names the prospect, a second click makes none"""
+    client.login(*ADMIN)
+    client.open_menu('Prospects', 'Prospects')
+    rows = client.rows()
+    client.wait(lambda: rows.count() >= 1, 'no prospect listed')
+    client.idle()
+    # an agreement, as one finds it in the column Stage (the search bar
+    # would do, but sao then opens the row in a second tab)
+    stages = [client.cell(rows.nth(i), client.t('Stage'))
+        for i in range(rows.count())]
+    if client.t('Agreement') not in stages:
+        raise StepFailure('no agreement among the %d prospects listed'
+            % len(stages))
+    print('    %d agreements listed' % stages.count(client.t('Agreement')),
+        flush=True)
+    rows.nth(stages.index(client.t('Agreement'))).dblclick()
+    name = client.field('name')
+    client.wait(lambda: name.is_visible() and name.input_value(),
+        'the prospect form did not open')
+    prospect = name.input_value()
+    create = client.button('create_opportunity')
+    client.wait(lambda: create.is_visible() and create.is_enabled(),
+        'the agreement %r has no button Create Opportunity' % prospect)
+    client.shot('agreement-form')
+
+    tab = client.pane.locator('.form a[role="tab"]',
+        has_text=client.t('Opportunities'))
+    opportunities = client.pane.locator('.form-one2many').filter(
+        has=client.page.locator('.form-one2many-string',
+            has_text=client.t('Opportunities')))
+    client.wait(lambda: tab.count() == 1, 'no tab Opportunities')
+    tab.click()
+    client.idle()
+    if client.rows(opportunities).count():
+        raise StepFailure('the agreement %r has an opportunity already: run '
+            'the step on a fresh demo (tools/demo --reset '
+            '--with-sale-opportunity)' % prospect)
+    for click in range(2):
+        create.click()
+        client.idle()
+        client.check_dialogs()
+        client.wait(lambda: tab.count() == 1, 'no tab Opportunities')
+        tab.click()
+        opened = client.rows(opportunities)
+        client.wait(lambda: opened.count() >= 1,
+            'the tab Opportunities lists no opportunity after Create '
+            'Opportunity')
+        client.idle()
+        if opened.count() != 1:
+            raise StepFailure('%d opportunities after %d clicks on Create '
+                'Opportunity, not 1: %s' % (opened.count(), click + 1,
+                    '; '.join(client.row_text(r) for r in opened.all())))
+        client.wait(lambda: prospect in client.row_text(opened.first),
+            lambda: 'the opportunity does not name the prospect %r: %s'
+            % (prospect, client.row_text(opened.first)))
+        text = ' '.join(client.row_text(opened.first).split())
+        if not click:
+            print('    Create Opportunity on %s: %s' % (prospect, text),
+                flush=True)
+            client.shot('opportunity-created')
+    print('    a second click made no second opportunity', flush=True)
+
+    # its form (the tab lists the opportunities whose prospect is this one:
+    # the dialog leaves that field out): the party made from the prospect,
+    # the description and the notes of the calls
+    opened.first.dblclick()
+    dialog = client.page.locator('.modal:visible').last
+    party = dialog.locator('input[name="party"]').first
+    client.wait(lambda: party.count() and party.input_value() == prospect,
+        lambda: 'the opportunity has not the party %r' % prospect)
+    description = dialog.locator('input[name="description"]').first
+    if prospect not in description.input_value():
+        raise StepFailure('the description %r does not name the prospect'
+            % description.input_value())
+    comment = dialog.locator('textarea[name="comment"]').first
+    if not re.match(r'\d{4}-\d\d-\d\d: ', comment.input_value()):
+        raise StepFailure('the comment has no notes of calls: %r'
+            % comment.input_value()[:200])
+    print('    the opportunity: party %s, %s, notes %r' % (
+            prospect, description.input_value(),
+            comment.input_value().splitlines()[0]), flush=True)
+    client.shot('opportunity-form')
+
+
 STEPS = [
     ('operator-missed-call', 'operator', step_operator_missed_call),
     ('operator-answered-call', 'operator', step_operator_answered_call),
@@ -1007,6 +1132,9 @@ STEPS = [
     ('admin-report', 'admin', step_admin_report),
     ('admin-lose-funnel', 'admin', step_admin_lose_funnel),
     ('registrar-register', 'registrar', step_registrar_register),
+    # on a demo with sale_opportunity (--opportunity-url)
+    ('admin-create-opportunity', 'admin', step_admin_create_opportunity,
+        'opportunity'),
     ]
 
 
@@ -1020,9 +1148,26 @@ def main():
         help="seconds to wait for each thing to show")
     parser.add_argument('--step', action='append', default=[],
         help="run only these steps (repeatable)")
+    parser.add_argument('--opportunity-url',
+        help="a demo with sale_opportunity (tools/demo "
+        "--with-sale-opportunity) for the steps that need it, which are "
+        "left out without it")
+    parser.add_argument('--opportunity-database', default='demo_opportunity')
+    parser.add_argument('--opportunity-wait', type=int, default=600,
+        help="seconds to wait for that demo to answer (it may still be "
+        "building when the walk-through starts)")
+    parser.add_argument('--opportunity-pid', type=int,
+        help="the process building then serving that demo: no more "
+        "waiting once it has ended")
     args = parser.parse_args()
 
     steps = [s for s in STEPS if not args.step or s[0] in args.step]
+    if not args.opportunity_url:
+        left = [s[0] for s in steps if s[3:] == ('opportunity',)]
+        if left:
+            print('not run (no --opportunity-url): %s' % ', '.join(left),
+                flush=True)
+        steps = [s for s in steps if s[0] not in left]
     os.makedirs(args.output, exist_ok=True)
     for old in glob.glob(os.path.join(args.output, PREFIX + '-*.png')):
         os.remove(old)
@@ -1033,9 +1178,9 @@ def main():
         with sync_playwright() as p:
             browser = p.chromium.launch(executable_path=CHROMIUM,
                 args=CHROMIUM_ARGS, headless=True)
-            for name, role, function in steps:
+            for name, role, function, *site in steps:
                 results.append(run_step(browser, args, name, role, function,
-                        state))
+                        state, site))
             browser.close()
     except Exception as e:
         # no browser: every step not run failed
@@ -1047,13 +1192,23 @@ def main():
     return 0 if results and all(results) else 1
 
 
-def run_step(browser, args, name, role, function, state):
-    "Run the step in a new browser context; return whether it passed"
+def run_step(browser, args, name, role, function, state, site=()):
+    """Run the step in a new browser context (on the demo with
+    sale_opportunity when site is ['opportunity']); return whether it
+    passed"""
     print('step %s: %s' % (name, function.__doc__), flush=True)
     start = time.monotonic()
-    client = Client(browser, args.url, args.database, role,
+    url, database = args.url, args.database
+    if site == ['opportunity']:
+        url, database = args.opportunity_url, args.opportunity_database
+    client = Client(browser, url, database, role,
         args.output, args.timeout * 1000)
     try:
+        if site == ['opportunity']:
+            waited = wait_server(url, args.opportunity_wait,
+                args.opportunity_pid)
+            if waited >= 1:
+                print('    waited %.0fs for %s' % (waited, url), flush=True)
         function(client, state)
         client.check_dialogs()
         errors = client.real_errors()
@@ -1082,6 +1237,60 @@ def run_step(browser, args, name, role, function, state):
             time.monotonic() - start, '' if ok else ': ' + reason),
         flush=True)
     return ok
+
+
+def mail_domains_exist(address):
+    """Whether the DNS of this machine (the server's) finds the domain of
+    the address: not when it answers that no domain exists"""
+    try:
+        from email_validator import EmailUndeliverableError, validate_email
+    except ImportError:
+        return True
+    try:
+        validate_email(address, check_deliverability=True)
+    except EmailUndeliverableError:
+        return False
+    except Exception:
+        pass
+    return True
+
+
+def shown_value(value):
+    "The value as the module shows it: phone numbers formatted"
+    if '@' in value:
+        return value
+    import phonenumbers
+    return phonenumbers.format_number(phonenumbers.parse(value, 'CO'),
+        phonenumbers.PhoneNumberFormat.INTERNATIONAL)
+
+
+def wait_server(url, seconds, pid=None):
+    """Wait until the server at url answers, while the process pid (which
+    builds the database, then serves it) runs; return the seconds waited"""
+    import urllib.request
+    opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
+    start = time.monotonic()
+    while True:
+        try:
+            opener.open(url, timeout=5).read()
+            return time.monotonic() - start
+        except OSError as e:
+            if pid and not running(pid):
+                raise StepFailure('%s is not served: its build or server '
+                    'ended (see its build.log and server.log)' % url)
+            if time.monotonic() - start > seconds:
+                raise StepFailure('%s did not answer in %ds: %s'
+                    % (url, seconds, e))
+        time.sleep(1)
+
+
+def running(pid):
+    "Whether the process pid runs (a zombie does not)"
+    try:
+        with open('/proc/%d/stat' % pid) as f:
+            return f.read().rsplit(')', 1)[1].split()[0] != 'Z'
+    except OSError:
+        return False
 
 
 if __name__ == '__main__':
