@@ -670,7 +670,7 @@ class Call(RecordAccessMixin, ModelSQL, ModelView):
                 # The potential customers, latest first
                 Index(
                     t, (t.date, Index.Range()), (t.id, Index.Range()),
-                    where=t.interest == HIGH_INTEREST),
+                    where=t.interest == HIGH_INTEREST, include=[t.company]),
                 })
         cls._order = [
             ('date', 'DESC'),
