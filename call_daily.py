@@ -4,7 +4,7 @@
 from collections import Counter, defaultdict
 
 from sql import Literal, Null
-from sql.aggregate import Count
+from sql.aggregate import Count, Min
 
 from trytond import backend
 from trytond.model import Index, ModelSQL, fields
@@ -131,10 +131,13 @@ class CallDaily(RecordAccessMixin, ModelSQL):
             for name, value in zip(KEY, key):
                 where &= getattr(daily, name) == (
                     Null if value is None else value)
+            # One row of the key: two first calls of a day logged at once
+            # may each insert one, which the sums of the reports add up
             cursor.execute(*daily.update(
                     [getattr(daily, c) for c in values],
                     [getattr(daily, c) + n for c, n in values.items()],
-                    where=where))
+                    where=daily.id.in_(daily.select(
+                            Min(daily.id), where=where))))
             if not cursor.rowcount:
                 cursor.execute(*daily.insert(
                         [getattr(daily, c) for c in KEY + COUNTS],

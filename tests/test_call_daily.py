@@ -25,8 +25,8 @@ class CallDailyTestCase(TestCase):
         super().tearDownClass()
         drop_db()
 
-    def _stored(self):
-        "Return the stored counts per key, without the empty ones"
+    def _stored(self, one_row=True):
+        "Return the stored counts per key"
         CallDaily = Pool().get('sale.call.daily')
         daily = CallDaily.__table__()
         cursor = Transaction().connection.cursor()
@@ -35,11 +35,14 @@ class CallDailyTestCase(TestCase):
         stored = {}
         for row in cursor:
             key, counts = tuple(row[:len(KEY)]), row[len(KEY):]
-            self.assertNotIn(key, stored, msg="one row per key")
-            stored[key] = dict(zip(COUNTS, counts))
+            if one_row:
+                self.assertNotIn(key, stored, msg="one row per key")
+            stored.setdefault(key, dict.fromkeys(COUNTS, 0))
+            for name, count in zip(COUNTS, counts):
+                stored[key][name] += count
         return stored
 
-    def assertCountsFollowCalls(self):
+    def assertCountsFollowCalls(self, one_row=True):
         pool = Pool()
         Call = pool.get('sale.call')
         CallDaily = pool.get('sale.call.daily')
@@ -47,7 +50,7 @@ class CallDailyTestCase(TestCase):
             key: {c: values.get(c, 0) for c in COUNTS}
             for key, values in CallDaily.counts(
                 calls=[c.id for c in Call.search([])]).items()}
-        stored = self._stored()
+        stored = self._stored(one_row=one_row)
         self.assertEqual(stored, expected)
         self.assertTrue(all(v['calls'] for v in stored.values()))
 
@@ -104,3 +107,32 @@ class CallDailyTestCase(TestCase):
         stored = self._stored()
         CallDaily.rebuild()
         self.assertEqual(self._stored(), stored)
+
+    @with_transaction()
+    def test_counts_two_rows(self):
+        """Test the counts of a day kept in two rows, as two first calls of
+        a day logged at once leave them"""
+        pool = Pool()
+        Prospect = pool.get('sale.prospect')
+        Trace = pool.get('sale.prospect_trace')
+        Call = pool.get('sale.call')
+        CallDaily = pool.get('sale.call.daily')
+        prospect, = Prospect.create([{'name': "Óptica"}])
+        trace, = Trace.create([{'prospect': prospect.id}])
+        first, second = Call.create([
+                {'prospect_trace': trace.id, 'interest': i} for i in '23'])
+        # the second call counted in a row of its own
+        counts = CallDaily.counts(calls=[second.id])
+        CallDaily.add(counts, sign=-1)
+        (key, values), = counts.items()
+        daily = CallDaily.__table__()
+        cursor = Transaction().connection.cursor()
+        cursor.execute(*daily.insert(
+                [getattr(daily, c) for c in KEY + COUNTS],
+                [[*key, *(values.get(c, 0) for c in COUNTS)]]))
+
+        third, = Call.create([{'prospect_trace': trace.id, 'interest': '0'}])
+        self.assertCountsFollowCalls(one_row=False)
+        Call.write([third], {'interest': '1'})
+        Call.delete([first])
+        self.assertCountsFollowCalls(one_row=False)
