@@ -91,10 +91,10 @@ PENDING = (
         "OR (t.next_call IS NULL AND NOT called)) AS due, "
     "count(*) FILTER (WHERE t.next_call < %s) AS overdue "
     "FROM sale_prospect_trace t "
-    "JOIN sale_prospect p ON p.id = t.prospect "
     "CROSS JOIN LATERAL (SELECT t.call_count_cache <> 0 AS called) AS k "
     "WHERE t.state = 'open' AND t.company IS NULL "
-    "AND NOT coalesce(p.do_not_call, false) "
+    "AND t.prospect NOT IN ("
+        "SELECT id FROM sale_prospect WHERE do_not_call) "
     "GROUP BY t.operator "
     "ORDER BY due DESC, operator NULLS FIRST, id")
 PENDING_COLUMNS = ['open_traces', 'never_called', 'scheduled', 'due']
