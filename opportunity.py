@@ -85,11 +85,19 @@ class Prospect(metaclass=PoolMeta):
             Opportunity.save(opportunities)
 
     def _opportunity_company(self):
-        "Return the company of the opportunity of the prospect"
-        Company = Pool().get('company.company')
+        """Return the company of the opportunity of the prospect: its own,
+        else the user's current company (that of the context when it is one
+        of the user's: a client may send any)"""
+        pool = Pool()
+        Company = pool.get('company.company')
+        User = pool.get('res.user')
+        transaction = Transaction()
         company = self.company
-        if not company and Transaction().context.get('company'):
-            company = Company(Transaction().context['company'])
+        company_id = transaction.context.get('company')
+        if not company and company_id is not None:
+            if transaction.user == 0 or company_id in {
+                    c.id for c in User(transaction.user).companies}:
+                company = Company(company_id)
         if not company:
             raise LifecycleError(gettext(
                     'sale_opportunity_management'

@@ -27,6 +27,11 @@ what its expectation allows (most allow nothing).  A last check compares the
 whole database before and after all the probes.  The server log must show
 no traceback during a probe.
 
+The probes of the bridge to sale opportunities ("bridge: ...", --bridge)
+run on a second database where Tryton's sale_opportunity is activated too,
+with a company: trytond-admin creates it in the background while the other
+probes run.
+
 Prints one line per probe and ends with "N passed, N failed".
 """
 import argparse
@@ -757,6 +762,211 @@ def probes(data):
         allow=[('sale_prospect', None)])
 
 
+# --- the bridge to sale opportunities ---------------------------------------
+
+BRIDGE = 'sale_opportunity'
+# The party that Create Opportunity makes from a prospect without one
+PARTY = [('party_party', None), ('party_address', None),
+    ('party_contact_mechanism', None)]
+
+
+class BridgeData(Data):
+    """The same team and records on a database where Tryton's
+    sale_opportunity is activated too, with a company (opportunities belong
+    to one): Alfa of operator1 qualified, Charlie of operator2 an
+    agreement, Bravo and Delta still leads"""
+
+    def __init__(self, server, site):
+        super().__init__(server, site)
+        admin = self.admin
+        currency, = admin.model('currency.currency', 'create', [{
+                    'name': 'Peso colombiano', 'code': 'COP',
+                    'symbol': '$', 'rounding': '0.01', 'digits': 2}])
+        party, = admin.model('party.party', 'create', [{
+                    'name': 'Call Center S.A.S'}])
+        self.company, = admin.model('company.company', 'create', [{
+                    'party': party, 'currency': currency}])
+        other, = admin.model('party.party', 'create', [{
+                    'name': 'Another Company S.A.S'}])
+        # a company none of the operators belongs to
+        self.other_company, = admin.model('company.company', 'create', [{
+                    'party': other, 'currency': currency}])
+        admin.model('res.user', 'write', [admin.user_id], {
+                'companies': [['add', [self.company, self.other_company]]],
+                'company': self.company})
+        admin.model('res.user', 'write',
+            [self.users[u] for u in ['operator1', 'operator2']], {
+                'companies': [['add', [self.company]]],
+                'company': self.company})
+        # the sessions take the company from the preferences
+        self.admin = admin = h.Client(server.url, site.name).login(
+            'admin', site.ADMIN_PASSWORD)
+        self.op1 = self.client('operator1')
+        self.op2 = self.client('operator2')
+        # a call of high interest may have qualified them already
+        for name, stages in [('Alfa', ['qualify']),
+                ('Charlie', ['qualify', 'sign_agreement'])]:
+            prospect = self.prospects[name]
+            for button in stages:
+                stage, = admin.model('sale.prospect', 'read', [prospect],
+                    ['stage'])
+                if (button, stage['stage']) in {('qualify', 'lead'),
+                        ('sign_agreement', 'qualified')}:
+                    admin.model('sale.prospect', button, [prospect])
+        stages = {r['name']: r['stage'] for r in admin.search_read(
+                'sale.prospect', [], ['name', 'stage'])}
+        assert stages == {'Optica Alfa': 'qualified',
+            'Optica Bravo': 'lead', 'Optica Charlie': 'agreement',
+            'Optica Delta': 'lead', 'Optica Echo': 'lead'}, stages
+
+
+class BridgeSite:
+    """The database with the module and sale_opportunity: created by
+    trytond-admin in the background (activating sale_opportunity and what it
+    needs takes a minute or two) while the other probes run, then served"""
+
+    def __init__(self, keep):
+        import os
+        import subprocess
+        import sys
+        self.site = site = h.Site('security_opportunity', keep=keep)
+        with h.pg_connect() as conn:
+            conn.execute(f'CREATE DATABASE "{site.name}" TEMPLATE template0 '
+                "ENCODING 'UTF8'")
+        passfile = os.path.join(site.dir, 'admin-password')
+        with open(passfile, 'w') as fp:
+            fp.write(site.ADMIN_PASSWORD + '\n')
+        # the admin e-mail asked on a new database: none (see harness)
+        answer = os.path.join(site.dir, 'admin-email')
+        with open(answer, 'w') as fp:
+            fp.write('\n')
+        self.log = os.path.join(site.dir, 'trytond-admin.log')
+        with open(answer) as stdin, open(self.log, 'w') as out:
+            self.process = subprocess.Popen([sys.executable,
+                    os.path.join(h.BIN, 'trytond-admin'),
+                    '-c', site.config(0), '-d', site.name,
+                    '--activate-dependencies', '-u', h.MODULE, BRIDGE],
+                stdin=stdin, stdout=out, stderr=subprocess.STDOUT,
+                env=dict(os.environ, TRYTONPASSFILE=passfile))
+
+    def serve(self, timeout=900):
+        "Wait for the database; return its server"
+        import sys
+        status = self.process.wait(timeout=timeout)
+        if status:
+            with open(self.log) as fp:
+                sys.stderr.write(fp.read()[-3000:])
+            raise RuntimeError(f'trytond-admin failed ({status})')
+        return self.site.start_server()
+
+    def close(self):
+        if self.process.poll() is None:
+            self.process.terminate()
+            self.process.wait()
+        self.site.close()
+
+
+def bridge_probes(data):
+    """Yield the probes of Create Opportunity and of the links between
+    prospects and sale opportunities"""
+    d = data
+    op1, op2, reg, admin = d.op1, d.op2, d.registrar, d.admin
+    alfa, bravo = d.prospects['Alfa'], d.prospects['Bravo']
+    charlie, delta = d.prospects['Charlie'], d.prospects['Delta']
+    echo = d.prospects['Echo']
+
+    def rpc(client, method, *params, **kwargs):
+        return lambda: client.call(method, *params, **kwargs)
+
+    def create(client, prospect):
+        return rpc(client, 'model.sale.prospect.create_opportunity',
+            [prospect])
+
+    def opportunities(prospect):
+        return admin.search_read('sale.opportunity',
+            [('prospect', '=', prospect)], ['prospect', 'party', 'state'])
+
+    def created(client, prospect, times=1):
+        def run():
+            for _ in range(times):
+                client.model('sale.prospect', 'create_opportunity',
+                    [prospect])
+            return opportunities(prospect), admin.model('sale.prospect',
+                'read', [prospect], ['party'])[0]['party']
+        return run
+
+    def one_linked(result):
+        found, party = result
+        return (len(found) == 1 and party is not None
+            and found[0]['party'] == party)
+
+    yield Probe("bridge: control: operator1 creates an opportunity for own "
+        "qualified prospect",
+        created(op1, alfa),
+        answers(one_linked, 'one opportunity, of the party made from the '
+            'prospect', label='accepted'),
+        allow=[('sale_prospect', alfa), *PARTY])
+    yield Probe("bridge: operator1 clicks Create Opportunity twice more",
+        created(op1, alfa, times=2),
+        answers(one_linked, 'still one open opportunity'),
+        touch_ok=True)
+    yield Probe("bridge: operator1 creates an opportunity for operator2's "
+        "agreement", create(op1, charlie), refused(hide='Charlie'))
+    yield Probe("bridge: operator1 creates an opportunity for operator2's "
+        "lead", create(op1, delta), refused(hide='Delta'))
+    # the button is hidden on a lead (trytond refuses it), and the method
+    # checks the stage besides
+    yield Probe("bridge: operator1 creates an opportunity for own lead",
+        create(op1, bravo), refused(r'can ?not call|qualified'))
+    def in_other_company():
+        if admin.model('sale.prospect', 'read', [bravo],
+                ['stage'])[0]['stage'] == 'lead':
+            admin.model('sale.prospect', 'qualify', [bravo])
+        op1.call('model.sale.prospect.create_opportunity', [bravo],
+            context=dict(op1.context, company=d.other_company,
+                companies=[d.other_company]))
+        # what the database holds, whatever the record rules show
+        with h.pg_connect(d.site.name) as conn:
+            return [company for company, in conn.execute(
+                    'SELECT company FROM sale_opportunity WHERE prospect = %s',
+                    (bravo,))]
+    yield Probe("bridge: operator1 creates an opportunity in a company not "
+        "theirs (context)", in_other_company,
+        refused_or(lambda r: r == [d.company],
+            "an opportunity of operator1's company",
+            pattern=ACCESS + '|company'),
+        allow=[('sale_prospect', bravo), *PARTY])
+    yield Probe("bridge: registrar creates an opportunity for own prospect",
+        create(reg, echo), refused())
+    yield Probe("bridge: operator1 reads the sale opportunities",
+        rpc(op1, 'model.sale.opportunity.search_read', [], 0, None, None,
+            ['prospect', 'description']), refused())
+    yield Probe("bridge: operator1 reads the opportunities of own prospect",
+        rpc(op1, 'model.sale.prospect.read', [alfa], ['opportunities']),
+        refused())
+    yield Probe("bridge: operator1 searches prospects by their opportunities",
+        rpc(op1, 'model.sale.prospect.search',
+            [('opportunities.description', 'ilike', '%')], 0, None, None),
+        refused())
+    yield Probe("bridge: operator1 creates an opportunity of operator2's "
+        "prospect directly", rpc(op1, 'model.sale.opportunity.create', [{
+                    'prospect': charlie, 'company': d.company,
+                    'description': 'intruder'}]), refused())
+    opportunity = opportunities(alfa)[0]['id'] if opportunities(alfa) else 0
+    yield Probe("bridge: admin relinks an opportunity to another prospect",
+        rpc(admin, 'model.sale.opportunity.write', [opportunity],
+            {'prospect': charlie}),
+        refused_or(lambda r: opportunities(alfa) and not opportunities(
+                charlie), 'the link unchanged',
+            pattern=ACCESS + '|read-only|readonly'),
+        touch_ok=True)
+    yield Probe("bridge: operator2 creates an opportunity for own agreement",
+        created(op2, charlie),
+        answers(one_linked, 'one opportunity, of the prospect\'s party',
+            label='accepted'),
+        allow=[('sale_prospect', charlie), *PARTY])
+
+
 def _confirm_duplicate(client, name):
     """Save a prospect named like another: the warning comes, the user
     skips it ("yes") and saves again, as the clients do; return how many
@@ -801,9 +1011,19 @@ def main(argv=None):
         default='yes', help='the generated access test (access_doors.py)')
     parser.add_argument('--keep', action='store_true',
         help='keep the temp directory (configuration, server log)')
+    parser.add_argument('--bridge', choices=['yes', 'no', 'only'],
+        default='yes', help='the probes of the bridge to sale_opportunity, '
+        'on a second database where it is activated')
     args = parser.parse_args(argv)
 
     start = time.monotonic()
+    bridge = None
+    if args.bridge == 'only' or (args.bridge == 'yes' and (
+                not args.patterns or any(
+                    p in 'bridge' or 'bridge' in p for p in args.patterns))):
+        bridge = BridgeSite(args.keep)
+    if args.bridge == 'only':
+        return bridge_main(args, bridge, start)
     site = h.Site('security', keep=args.keep)
     run = None
     try:
@@ -859,6 +1079,44 @@ def main(argv=None):
         passed, failed = run.passed, run.failed
     finally:
         site.close()
+    if bridge is not None:
+        bridge_passed, bridge_failed = run_bridge(args, bridge)
+        passed += bridge_passed
+        failed += bridge_failed
     print(f'security-test: {time.monotonic() - start:.0f}s')
     print(f'{passed} passed, {failed} failed')
     return 1 if failed else 0
+
+
+def bridge_main(args, bridge, start):
+    passed, failed = run_bridge(args, bridge)
+    print(f'security-test: {time.monotonic() - start:.0f}s')
+    print(f'{passed} passed, {failed} failed')
+    return 1 if failed else 0
+
+
+def run_bridge(args, bridge):
+    """The bridge's probes on their own database; return the counts"""
+    start = time.monotonic()
+    site = bridge.site
+    run = None
+    try:
+        server = bridge.serve()
+        print(f'security-test: database "{site.name}" with {BRIDGE} '
+            f'(waited {time.monotonic() - start:.0f}s for it)', flush=True)
+        data = BridgeData(server, site)
+        with h.pg_connect(site.name) as conn:
+            tables = h.module_tables(conn) + h.SECURITY_TABLES
+            run = Runner(server, conn, tables, args.patterns)
+            for probe in bridge_probes(data):
+                run(probe)
+        if args.keep:
+            print(f'security-test: kept {site.dir}')
+    except Exception:
+        import traceback
+        traceback.print_exc()
+        print('FAIL security-test bridge setup: see the traceback above')
+        return (run.passed, run.failed + 1) if run else (0, 1)
+    finally:
+        bridge.close()
+    return run.passed, run.failed
