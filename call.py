@@ -224,7 +224,10 @@ class ProspectTrace(
                     t, (t.operator, Index.Equality()),
                     (t.next_call, Index.Range(order='ASC NULLS FIRST')),
                     (t.id, Index.Range(order='DESC')),
-                    where=t.state == 'open'),
+                    where=t.state == 'open',
+                    # for the pending calls to read the index alone
+                    include=[t.call_count_cache, t.prospect, t.company,
+                        t.business_unit]),
                 })
         cls._order = [
             ('next_call', 'ASC NULLS FIRST'),
