@@ -147,6 +147,14 @@ class CallDaily(RecordAccessMixin, ModelSQL):
                 cursor.execute(*daily.delete(
                         where=where & (daily.calls == 0)))
 
+    @classmethod
+    def follow_change(cls, calls=None, traces=None):
+        """Return the function that adds to their days the change of the
+        counts of the calls (or of the calls of the traces) since now"""
+        before = cls.counts(calls=calls, traces=traces)
+        return lambda: cls.add(
+            _merge(before, cls.counts(calls=calls, traces=traces)))
+
 
 def _split(cursor):
     "Yield the key and the counts of the rows of _counts_query"
@@ -183,10 +191,8 @@ class Call(metaclass=PoolMeta):
         callbacks = super().on_write(calls, values)
         if not CALL_KEY_FIELDS & values.keys():
             return callbacks
-        ids = [c.id for c in calls]
-        before = CallDaily.counts(calls=ids)
         return callbacks + [
-            lambda: CallDaily.add(_merge(before, CallDaily.counts(calls=ids)))]
+            CallDaily.follow_change(calls=[c.id for c in calls])]
 
 
 class ProspectTrace(metaclass=PoolMeta):
@@ -198,8 +204,5 @@ class ProspectTrace(metaclass=PoolMeta):
         callbacks = super().on_write(traces, values)
         if not TRACE_KEY_FIELDS & values.keys():
             return callbacks
-        ids = [t.id for t in traces]
-        before = CallDaily.counts(traces=ids)
         return callbacks + [
-            lambda: CallDaily.add(
-                _merge(before, CallDaily.counts(traces=ids)))]
+            CallDaily.follow_change(traces=[t.id for t in traces])]
