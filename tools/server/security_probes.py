@@ -531,7 +531,7 @@ def probes(data):
     yield Probe("operator1 make_call: own trace id, operator2's in active_ids",
         logged_on, refused_or(lambda r: r == [d.traces['Bravo']],
             'the call is logged on own trace only'),
-        allow=[('sale_call', None),
+        allow=[('sale_call', None), ('sale_call_daily', None),
             ('sale_prospect_trace', d.traces['Bravo']),
             ('sale_prospect', d.prospects['Bravo'])])
     yield Probe("operator1 make_call with active_model sale.prospect",
@@ -626,7 +626,8 @@ def probes(data):
         refused_or(lambda r: r['description'] == mega
             and r['operator'] == u1,
             'stored intact, once', pattern=r'description|size|long'),
-        allow=[('sale_call', None), ('sale_prospect_trace', t1)],
+        allow=[('sale_call', None), ('sale_call_daily', None),
+            ('sale_prospect_trace', t1)],
         touch_ok=True)
     yield Probe("operator1 writes a 1 MB description on operator2's call",
         rpc(op1, 'model.sale.call.write', [c2], {'description': mega}),
@@ -642,7 +643,8 @@ def probes(data):
         forged_operator_call,
         refused_or(lambda r: r['operator'] == u1,
             'the call is operator1\'s'),
-        allow=[('sale_call', None), ('sale_prospect_trace', t1)],
+        allow=[('sale_call', None), ('sale_call_daily', None),
+            ('sale_prospect_trace', t1)],
         touch_ok=True)
     yield Probe("operator1 dials a contact of operator2's prospect",
         rpc(op1, 'model.sale.call.create', [{
