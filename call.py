@@ -256,22 +256,27 @@ class ProspectTrace(
     def __register__(cls, module):
         pool = Pool()
         Prospect = pool.get('sale.prospect')
+        Call = pool.get('sale.call')
+        trace = cls.__table__()
+        prospect = Prospect.__table__()
+        call = Call.__table__()
+        cursor = Transaction().connection.cursor()
         exist = backend.TableHandler.table_exist(cls._table)
         table_h = cls.__table_handler__(module)
         copy_operator = exist and not table_h.column_exist('operator')
         count_calls = exist and not table_h.column_exist('call_count_cache')
         super().__register__(module)
-        # Migration from 8.0.0: the calls counted on the trace
-        if count_calls:
-            cls.count_calls(cls.search([]))
-        # Migration from 8.0.0: the operator kept on the trace
+        # Migration from 8.0.0: the operator and the count of calls kept on
+        # the trace
         if copy_operator:
-            trace = cls.__table__()
-            prospect = Prospect.__table__()
-            cursor = Transaction().connection.cursor()
             cursor.execute(*trace.update([trace.operator], [prospect.select(
                             prospect.assigned_operator,
                             where=prospect.id == trace.prospect)]))
+        if count_calls:
+            cursor.execute(*trace.update(
+                    [trace.call_count_cache], [call.select(
+                            Count(call.id),
+                            where=call.prospect_trace == trace.id)]))
 
     @classmethod
     def default_state(cls):
