@@ -962,7 +962,12 @@ def step_admin_lose_funnel(client, state):
     rows.first.dblclick()
     lose = client.button('lose')
     client.wait(lambda: lose.is_visible(), 'no button Mark as Lost')
-    name = client.field('name').input_value()
+    # A person waits for the prospect on screen: a button pressed before
+    # the record is read finds its fields empty
+    name_field = client.field('name')
+    client.wait(lambda: name_field.input_value(),
+        'the prospect form shows no name')
+    name = name_field.input_value()
     lose.click()
     wizard = client.dialog()
     reason = wizard.locator(
