@@ -19,7 +19,8 @@ from trytond.tools import grouped_slice
 from trytond.transaction import Transaction
 from trytond.wizard import StateAction, Wizard
 
-from .common import INTERESTS, RecordAccessMixin, is_prospect_admin
+from .common import (
+    HIGH_INTEREST, INTERESTS, RecordAccessMixin, is_prospect_admin)
 from .exceptions import ReportContextError
 
 PATH_SEPARATOR = ' → '
@@ -188,6 +189,19 @@ class ReportMixin(RecordAccessMixin):
             where &= call.date <= context['to_date']
         return where
 
+    @classmethod
+    def _context_filter(cls, operator, business_unit):
+        """Return the condition of the operator and business unit of the
+        context on the columns"""
+        Context = Pool().get('sale.call.report.context')
+        context = Context.report_context()
+        where = Literal(True)
+        if context['operator']:
+            where &= operator == context['operator']
+        if context['business_unit']:
+            where &= business_unit == context['business_unit']
+        return where
+
 
 class CallReportMixin(ReportMixin):
     "Report on the calls of the period of the context"
@@ -211,19 +225,9 @@ class CallReportMixin(ReportMixin):
 
     @classmethod
     def _where(cls, tables):
-        Context = Pool().get('sale.call.report.context')
-        context = Context.report_context()
-        call = tables['call']
-        where = cls._calls_in_period(call)
-        if context['business_unit']:
-            where &= cls._in_business_unit(tables, context['business_unit'])
-        if context['operator']:
-            where &= call.operator == context['operator']
-        return where
-
-    @classmethod
-    def _in_business_unit(cls, tables, business_unit):
-        return tables['trace'].business_unit == business_unit
+        call, trace = tables['call'], tables['trace']
+        return cls._calls_in_period(call) & cls._context_filter(
+            call.operator, trace.business_unit)
 
     @classmethod
     def open_calls_domain(cls, rows):
@@ -257,15 +261,9 @@ class CallDailyReportMixin(CallReportMixin):
 
     @classmethod
     def _where(cls, tables):
-        Context = Pool().get('sale.call.report.context')
-        context = Context.report_context()
         daily = tables['daily']
-        where = cls._calls_in_period(daily)
-        if context['business_unit']:
-            where &= daily.business_unit == context['business_unit']
-        if context['operator']:
-            where &= daily.operator == context['operator']
-        return where
+        return cls._calls_in_period(daily) & cls._context_filter(
+            daily.operator, daily.business_unit)
 
 
 class CallOperator(CallDailyReportMixin, ModelSQL, ModelView):
@@ -494,16 +492,10 @@ class TraceInterest(TraceReportMixin, ModelSQL, ModelView):
 
     @classmethod
     def _where(cls, tables):
-        Context = Pool().get('sale.call.report.context')
-        context = Context.report_context()
         trace = tables['trace']
         # The join keeps the traces with calls in the period
-        where = cls._company_filter(trace.company)
-        if context['business_unit']:
-            where &= trace.business_unit == context['business_unit']
-        if context['operator']:
-            where &= trace.operator == context['operator']
-        return where
+        return cls._company_filter(trace.company) & cls._context_filter(
+            trace.operator, trace.business_unit)
 
     @classmethod
     def _group_by(cls, tables):
@@ -583,10 +575,7 @@ class TracePending(TraceReportMixin, ModelSQL, ModelView):
 
     @classmethod
     def _where(cls, tables):
-        pool = Pool()
-        Context = pool.get('sale.call.report.context')
-        Prospect = pool.get('sale.prospect')
-        context = Context.report_context()
+        Prospect = Pool().get('sale.prospect')
         trace = tables['trace']
         prospect = Prospect.__table__()
         where = (trace.state == 'open') & cls._company_filter(trace.company)
@@ -594,11 +583,8 @@ class TracePending(TraceReportMixin, ModelSQL, ModelView):
         # the few prospects marked, read on their index
         where &= ~trace.prospect.in_(prospect.select(
                 prospect.id, where=prospect.do_not_call == Literal(True)))
-        if context['operator']:
-            where &= trace.operator == context['operator']
-        if context['business_unit']:
-            where &= trace.business_unit == context['business_unit']
-        return where
+        return where & cls._context_filter(
+            trace.operator, trace.business_unit)
 
     @classmethod
     def _group_by(cls, tables):
@@ -623,16 +609,11 @@ class ProspectReportMixin(ReportMixin):
 
     @classmethod
     def _where(cls, tables):
-        Context = Pool().get('sale.call.report.context')
-        context = Context.report_context()
         prospect = tables['prospect']
-        where = (prospect.active == Literal(True)) & cls._company_filter(
-            prospect.company)
-        if context['operator']:
-            where &= prospect.assigned_operator == context['operator']
-        if context['business_unit']:
-            where &= prospect.business_unit == context['business_unit']
-        return where
+        return ((prospect.active == Literal(True))
+            & cls._company_filter(prospect.company)
+            & cls._context_filter(
+                prospect.assigned_operator, prospect.business_unit))
 
     @classmethod
     def _days_between(cls, start, end):
@@ -766,7 +747,8 @@ class CallHighInterest(CallReportMixin, ModelSQL, ModelView):
 
     @classmethod
     def _where(cls, tables):
-        return super()._where(tables) & (tables['call'].interest == '3')
+        return super()._where(tables) & (
+            tables['call'].interest == HIGH_INTEREST)
 
     @classmethod
     def _row_calls_domain(cls, row):

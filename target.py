@@ -240,12 +240,5 @@ class TargetReport(ReportMixin, ModelSQL, ModelView):
 
     @classmethod
     def _where(cls, tables):
-        Context = Pool().get('sale.call.report.context')
-        context = Context.report_context()
         target = tables['target']
-        where = Literal(True)
-        if context['operator']:
-            where &= target.operator == context['operator']
-        if context['business_unit']:
-            where &= target.business_unit == context['business_unit']
-        return where
+        return cls._context_filter(target.operator, target.business_unit)
