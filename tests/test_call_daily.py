@@ -3,27 +3,17 @@
 # license terms.
 import datetime as dt
 
+from trytond.modules.sale_opportunity_management.call_daily import (
+    COUNTS, KEY)
+from trytond.modules.sale_opportunity_management.tests.common import (
+    ModuleDBTestCase)
 from trytond.pool import Pool
-from trytond.tests.test_tryton import (
-    TestCase, activate_module, drop_db, with_transaction)
+from trytond.tests.test_tryton import with_transaction
 from trytond.transaction import Transaction
 
-from ..call_daily import COUNTS, KEY
 
-
-class CallDailyTestCase(TestCase):
+class CallDailyTestCase(ModuleDBTestCase):
     "Test the counts of calls per day follow the calls"
-
-    @classmethod
-    def setUpClass(cls):
-        super().setUpClass()
-        drop_db()
-        activate_module('sale_opportunity_management')
-
-    @classmethod
-    def tearDownClass(cls):
-        super().tearDownClass()
-        drop_db()
 
     def _stored(self, one_row=True):
         "Return the stored counts per key"

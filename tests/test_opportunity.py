@@ -2,9 +2,11 @@
 # the top level of this repository contains the full copyright notices and
 # license terms.
 "The module's checks again, with Tryton's sale opportunities activated"
-from trytond.modules.company.tests import CompanyTestMixin, create_company
+from trytond.modules.company.tests import create_company
 from trytond.modules.sale_opportunity_management.exceptions import (
     LifecycleError)
+from trytond.modules.sale_opportunity_management.tests.common import (
+    CompanyTestMixin)
 from trytond.pool import Pool
 from trytond.tests.test_tryton import ModuleTestCase, with_transaction
 from trytond.transaction import Transaction
@@ -14,15 +16,6 @@ class SaleOpportunityBridgeTestCase(CompanyTestMixin, ModuleTestCase):
     "Test Sale Opportunity Management module with sale_opportunity"
     module = 'sale_opportunity_management'
     extras = ['sale_opportunity']
-
-    @property
-    def _skip_company_rule(self):
-        # As in test_module: the module works without any company (S0)
-        return super()._skip_company_rule | {
-            ('sale.prospect', 'company'),
-            ('sale.prospect_trace', 'company'),
-            ('sale.call', 'company'),
-            }
 
     @with_transaction()
     def test_opportunity_company_of_the_user(self):

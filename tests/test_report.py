@@ -5,10 +5,11 @@ import datetime as dt
 
 from trytond.exceptions import UserError
 from trytond.model.exceptions import AccessError
+from trytond.modules.sale_opportunity_management.tests.common import (
+    ModuleDBTestCase, create_user)
 from trytond.pool import Pool
 from trytond.pyson import PYSONDecoder
-from trytond.tests.test_tryton import (
-    TestCase, activate_module, drop_db, with_transaction)
+from trytond.tests.test_tryton import with_transaction
 from trytond.transaction import Transaction, check_access
 
 REPORTS = [
@@ -22,33 +23,12 @@ REPORTS = [
     ]
 
 
-class ReportTestCase(TestCase):
+class ReportTestCase(ModuleDBTestCase):
     "Test the reports"
 
-    @classmethod
-    def setUpClass(cls):
-        super().setUpClass()
-        drop_db()
-        activate_module('sale_opportunity_management')
-
-    @classmethod
-    def tearDownClass(cls):
-        super().tearDownClass()
-        # with its connections: the scenarios that follow restore theirs
-        drop_db()
-
     def _operator(self, login):
-        pool = Pool()
-        User = pool.get('res.user')
-        ModelData = pool.get('ir.model.data')
-        group = ModelData.get_id(
-            'sale_opportunity_management', 'group_prospect_operator')
-        user, = User.create([{
-                    'login': login,
-                    'name': login.title(),
-                    'groups': [('add', [group])],
-                    }])
-        return user
+        return create_user(
+            login, 'group_prospect_operator', name=login.title())
 
     def _called_prospect(self, operator, interests, name=None):
         "Return the trace of a prospect of the operator called with interests"
