@@ -47,15 +47,17 @@ def timeseries(period):
 
 TIMESERIES_COLUMNS = ['date', 'calls', 'answered', 'high_interest']
 
-# A page of the traces called in the period, latest call first (their last
-# call is in the period: it ends today), then each trace's calls of the
-# period through the (trace, date) index; {limit}: the page's size;
-# parameters: the period twice
+# A page of the traces called in the period, latest call first: those
+# whose last call (kept on the trace) is in it, as it ends today; then each
+# trace's calls of the period through the (trace, date) index; {limit}:
+# the page's size; parameters: the period twice
+TRACES_CALLED = (
+    "SELECT t.id, t.last_call_date_cache AS last_call_date "
+    "FROM sale_prospect_trace t "
+    "WHERE t.last_call_date_cache >= %s "
+    "AND t.last_call_date_cache <= %s AND t.company IS NULL")
 INTEREST = (
-    "WITH page AS ("
-        "SELECT c.prospect_trace AS id, max(c.date) AS last_call_date "
-        "FROM sale_call c WHERE " + CALLS_WHERE + " "
-        "GROUP BY c.prospect_trace "
+    "WITH page AS (" + TRACES_CALLED + " "
         "ORDER BY last_call_date DESC, id DESC LIMIT {limit}) "
     "SELECT t.id, t.id AS trace, t.prospect, t.operator, "
     "t.business_unit, t.state, s.* "
@@ -74,8 +76,7 @@ INTEREST = (
         "AND " + CALLS_WHERE + ") AS s "
     "ORDER BY page.last_call_date DESC, t.id DESC")
 INTEREST_COUNT = (
-    "SELECT count(*) FROM (SELECT DISTINCT c.prospect_trace "
-    "FROM sale_call c WHERE " + CALLS_WHERE + " LIMIT {limit}) AS q")
+    "SELECT count(*) FROM (" + TRACES_CALLED + " LIMIT {limit}) AS q")
 INTEREST_COLUMNS = ['calls', 'first_interest', 'last_interest',
     'max_interest', 'first_call_date', 'last_call_date', 'interest_path']
 
