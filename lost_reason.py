@@ -105,8 +105,17 @@ class Prospect(metaclass=PoolMeta):
         cls._client_readonly = cls._client_readonly | {
             'lost_reason', 'agreement_date', 'customer_date', 'lost_date'}
         t = cls.__table__()
-        cls._sql_indexes.add(
-            Index(t, (t.lost_date, Index.Range()), where=t.stage == 'lost'))
+        cls._sql_indexes.update({
+                Index(
+                    t, (t.lost_date, Index.Range()),
+                    where=t.stage == 'lost'),
+                # The agreements of an operator in a period (targets)
+                Index(
+                    t, (t.assigned_operator, Index.Equality()),
+                    (t.agreement_date, Index.Range()),
+                    where=t.agreement_date != Null,
+                    include=[t.business_unit, t.company, t.active]),
+                })
 
     @classmethod
     def __register__(cls, module):

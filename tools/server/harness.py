@@ -111,6 +111,10 @@ timeout = 3600
             conn.execute(
                 f'CREATE DATABASE "{self.name}" TEMPLATE template0 '
                 "ENCODING 'UTF8'")
+        # As doc/deployment.rst advises: trytond then builds trigram indexes
+        # for the searches of a text typed anywhere in a name
+        with pg_connect(self.name) as conn:
+            conn.execute('CREATE EXTENSION IF NOT EXISTS pg_trgm')
         conf = self.config(0)
         passfile = os.path.join(self.dir, 'admin-password')
         with open(passfile, 'w') as fp:
