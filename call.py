@@ -6,7 +6,7 @@ from collections import defaultdict
 from email.message import EmailMessage
 from email.utils import getaddresses
 
-from sql import Literal, Window
+from sql import Literal, Null, Window
 from sql.aggregate import Count, Max, Min
 from sql.conditionals import Case, Coalesce
 from sql.functions import RowNumber
@@ -137,7 +137,8 @@ class Prospect(metaclass=PoolMeta):
 class ProspectTrace(
         RecordAccessMixin, Workflow, ModelSQL, ModelView, ChatMixin):
     __name__ = 'sale.prospect_trace'
-    _client_readonly = {'state', 'operator', 'call_count_cache'}
+    _client_readonly = {
+        'state', 'operator', 'call_count_cache', 'last_call_date_cache'}
 
     _states = {
         'readonly': Eval('state') == 'closed',
@@ -183,8 +184,10 @@ class ProspectTrace(
         fields.Integer("Calls"), 'get_call_summary')
     last_call_date = fields.Function(
         fields.Date("Last Call"), 'get_call_summary')
-    # Kept by the calls, for the searches of the traces never called
+    # Kept by the calls, for the searches of the traces never called and
+    # the traces called in a period
     call_count_cache = fields.Integer("Call Count Cache", readonly=True)
+    last_call_date_cache = fields.Date("Last Call Date Cache", readonly=True)
     next_call = fields.DateTime(
         "Next Call", states=_states,
         help="When to call the prospect again.")
@@ -228,6 +231,12 @@ class ProspectTrace(
                     # for the pending calls to read the index alone
                     include=[t.call_count_cache, t.prospect, t.company,
                         t.business_unit]),
+                # The traces called since a day, latest first
+                Index(
+                    t, (t.last_call_date_cache, Index.Range()),
+                    (t.id, Index.Range()),
+                    where=t.last_call_date_cache != Null,
+                    include=[t.company, t.operator, t.business_unit]),
                 })
         cls._order = [
             ('next_call', 'ASC NULLS FIRST'),
@@ -265,9 +274,11 @@ class ProspectTrace(
         table_h = cls.__table_handler__(module)
         copy_operator = exist and not table_h.column_exist('operator')
         count_calls = exist and not table_h.column_exist('call_count_cache')
+        date_calls = exist and not table_h.column_exist(
+            'last_call_date_cache')
         super().__register__(module)
-        # Migration from 8.0.0: the operator and the count of calls kept on
-        # the trace
+        # Migration from 8.0.0: the operator, the count of calls and the date
+        # of the last call kept on the trace
         if copy_operator:
             cursor.execute(*trace.update([trace.operator], [prospect.select(
                             prospect.assigned_operator,
@@ -276,6 +287,11 @@ class ProspectTrace(
             cursor.execute(*trace.update(
                     [trace.call_count_cache], [call.select(
                             Count(call.id),
+                            where=call.prospect_trace == trace.id)]))
+        if date_calls:
+            cursor.execute(*trace.update(
+                    [trace.last_call_date_cache], [call.select(
+                            Max(call.date),
                             where=call.prospect_trace == trace.id)]))
 
     @classmethod
@@ -413,31 +429,40 @@ class ProspectTrace(
 
     @classmethod
     def calls_counted(cls, traces):
-        "Return the number of calls of each trace, by id"
+        """Return the values of the trace fields kept by the calls (their
+        count, the date of the last one) of each trace, by id"""
         Call = Pool().get('sale.call')
         call = Call.__table__()
         cursor = Transaction().connection.cursor()
-        counts = dict.fromkeys(map(int, traces), 0)
-        for sub_ids in grouped_slice(list(counts), backend.MAX_QUERY_PARAMS):
+        kept = {int(t): {'call_count_cache': 0, 'last_call_date_cache': None}
+            for t in traces}
+        for sub_ids in grouped_slice(list(kept), backend.MAX_QUERY_PARAMS):
             cursor.execute(*call.select(
-                    call.prospect_trace, Count(call.id),
+                    call.prospect_trace, Count(call.id), Max(call.date),
                     where=fields.SQL_OPERATORS['in'](
                         call.prospect_trace, sub_ids),
                     group_by=[call.prospect_trace]))
-            counts.update(cursor)
-        return counts
+            for trace_id, count, last_date in cursor:
+                if isinstance(last_date, str):  # SQLite
+                    last_date = dt.date.fromisoformat(last_date)
+                kept[trace_id] = {
+                    'call_count_cache': count,
+                    'last_call_date_cache': last_date,
+                    }
+        return kept
 
     @classmethod
     def count_calls(cls, traces):
         "Count again the calls of the traces"
-        counts = cls.calls_counted(traces)
+        kept = cls.calls_counted(traces)
         to_write = defaultdict(list)
-        for trace in cls.browse(counts):
-            if trace.call_count_cache != counts[trace.id]:
-                to_write[counts[trace.id]].append(trace)
+        for trace in cls.browse(kept):
+            values = kept[trace.id]
+            if any(getattr(trace, n) != v for n, v in values.items()):
+                to_write[tuple(values.items())].append(trace)
         if to_write:
-            cls.write(*(x for count, traces in to_write.items()
-                    for x in (traces, {'call_count_cache': count})))
+            cls.write(*(x for values, traces in to_write.items()
+                    for x in (traces, dict(values))))
 
     @classmethod
     def open_for(cls, prospects, business_unit=None):
@@ -885,28 +910,29 @@ class Call(RecordAccessMixin, ModelSQL, ModelView):
         latest = {}
         for call in sorted(calls, key=lambda c: (c.date, c.id)):
             latest[call.prospect_trace] = call
-        counts = Trace.calls_counted(latest)
+        kept = Trace.calls_counted(latest)
         to_write = defaultdict(list)
         for trace, call in latest.items():
-            to_write[trace.schedule_after_call(call), counts[trace.id]
-                ].append(trace)
+            key = (trace.schedule_after_call(call), *kept[trace.id].items())
+            to_write[key].append(trace)
         # Written even when unchanged: two calls logged at once on a trace
         # then conflict on it and the second is retried, seeing the first
         # (one first call per trace)
-        Trace.write(*(x for (next_call, count), traces in to_write.items()
+        Trace.write(*(x for (next_call, *values), traces in to_write.items()
                 for x in (traces, {
                         'next_call': next_call,
                         'next_call_note': None,
-                        'call_count_cache': count,
+                        **dict(values),
                         })))
 
     @classmethod
     def on_write(cls, calls, values):
         Trace = Pool().get('sale.prospect_trace')
         callbacks = super().on_write(calls, values)
-        if 'prospect_trace' in values:
+        if values.keys() & {'prospect_trace', 'date'}:
             traces = {c.prospect_trace for c in calls}
-            traces.add(Trace(values['prospect_trace']))
+            if 'prospect_trace' in values:
+                traces.add(Trace(values['prospect_trace']))
             callbacks = callbacks + [lambda: Trace.count_calls(list(traces))]
         return callbacks
 

@@ -8,6 +8,7 @@ from sql import Cast, Literal, Null
 from sql.aggregate import Count, Max, Min, Sum
 from sql.conditionals import Coalesce, NullIf
 from sql.functions import DateTrunc
+from sql.operators import Exists
 
 from trytond import backend
 from trytond.i18n import gettext
@@ -407,14 +408,9 @@ class TraceReportMixin(ReportMixin):
 
     @classmethod
     def _joins(cls):
-        pool = Pool()
-        Call = pool.get('sale.call')
-        Trace = pool.get('sale.prospect_trace')
-        tables = {
-            'trace': Trace.__table__(),
-            'call': Call.__table__(),
-            }
-        return tables['trace'], tables
+        Trace = Pool().get('sale.prospect_trace')
+        trace = Trace.__table__()
+        return trace, {'trace': trace}
 
 
 class TraceInterest(TraceReportMixin, ModelSQL, ModelView):
@@ -449,18 +445,13 @@ class TraceInterest(TraceReportMixin, ModelSQL, ModelView):
             ]
 
     @classmethod
-    def _joins(cls):
-        trace, tables = super()._joins()
-        call = tables['call']
-        # The row of a trace is its id: the read of a page reaches the
-        # traces first, then their calls of the period by the index
-        return trace.join(
-            call, condition=(call.prospect_trace == trace.id)
-            & cls._calls_in_period(call)), tables
-
-    @classmethod
     def _columns(cls, tables):
-        trace, call = tables['trace'], tables['call']
+        trace = tables['trace']
+        if cls._period_until_today():
+            # No call is dated after today
+            last_call_date = trace.last_call_date_cache
+        else:
+            last_call_date = cls._of_calls(trace, Max, 'date')
         return [
             trace.id.as_('id'),
             trace.id.as_('trace'),
@@ -468,41 +459,65 @@ class TraceInterest(TraceReportMixin, ModelSQL, ModelView):
             trace.operator.as_('operator'),
             trace.business_unit.as_('business_unit'),
             trace.state.as_('state'),
-            Count(call.id).as_('calls'),
+            cls._of_calls(trace, Count, 'id').as_('calls'),
             cls._interest_in_order(trace, 'asc').as_('first_interest'),
             cls._interest_in_order(trace, 'desc').as_('last_interest'),
-            Max(call.interest).as_('max_interest'),
-            Min(call.date).as_('first_call_date'),
-            Max(call.date).as_('last_call_date'),
+            cls._of_calls(trace, Max, 'interest').as_('max_interest'),
+            cls._of_calls(trace, Min, 'date').as_('first_call_date'),
+            last_call_date.as_('last_call_date'),
             ]
+
+    @classmethod
+    def _calls_of(cls, trace):
+        """Return a table of the calls and the condition of the calls of the
+        trace in the period"""
+        Call = Pool().get('sale.call')
+        call = Call.__table__()
+        where = (call.prospect_trace == trace.id) & cls._calls_in_period(call)
+        return call, where
+
+    @classmethod
+    def _of_calls(cls, trace, aggregate, name):
+        """Return the aggregate of the column name over the calls of the
+        trace in the period"""
+        call, where = cls._calls_of(trace)
+        return call.select(aggregate(getattr(call, name)), where=where)
 
     @classmethod
     def _interest_in_order(cls, trace, direction):
         """Return the interest of the first call of the trace in the period
         in the direction"""
-        Call = Pool().get('sale.call')
-        call = Call.__table__()
+        call, where = cls._calls_of(trace)
         return call.select(
-            call.interest,
-            where=(call.prospect_trace == trace.id)
-            & cls._calls_in_period(call),
+            call.interest, where=where,
             order_by=[
                 getattr(call.date, direction), getattr(call.id, direction)],
             limit=1)
 
     @classmethod
     def _where(cls, tables):
+        Context = Pool().get('sale.call.report.context')
+        context = Context.report_context()
         trace = tables['trace']
-        # The join keeps the traces with calls in the period
-        return cls._company_filter(trace.company) & cls._context_filter(
-            trace.operator, trace.business_unit)
+        # The traces with a call in the period have their last call since
+        # its start: those are found on their index without the calls
+        where = trace.last_call_date_cache != Null
+        if context['from_date']:
+            where &= trace.last_call_date_cache >= context['from_date']
+        if not cls._period_until_today():
+            call, calls_of_trace = cls._calls_of(trace)
+            where &= Exists(call.select(call.id, where=calls_of_trace))
+        return (where & cls._company_filter(trace.company)
+            & cls._context_filter(trace.operator, trace.business_unit))
 
     @classmethod
-    def _group_by(cls, tables):
-        trace = tables['trace']
-        return [
-            trace.id, trace.prospect, trace.operator,
-            trace.business_unit, trace.state]
+    def _period_until_today(cls):
+        "Return whether the period of the context ends today or later"
+        pool = Pool()
+        Context = pool.get('sale.call.report.context')
+        Date = pool.get('ir.date')
+        to_date = Context.report_context()['to_date']
+        return not to_date or to_date >= Date.today()
 
     @classmethod
     def get_interest_path(cls, rows, name):

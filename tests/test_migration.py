@@ -133,11 +133,18 @@ class MigrationTestCase(ModuleDBTestCase):
         called, never = Trace.create([{'prospect': p.id} for p in prospects])
         Call.create([{'prospect_trace': called.id, 'interest': i}
                 for i in ['0', '2']])
-        # 8.0.0 counted no calls on the traces
-        Trace.__table_handler__(MODULE).drop_column('call_count_cache')
+        # 8.0.0 kept neither the count nor the last date of the calls, nor
+        # had their indexes
+        table_h = Trace.__table_handler__(MODULE)
+        table_h.set_indexes([])
+        table_h.drop_column('call_count_cache')
+        table_h.drop_column('last_call_date_cache')
 
         Trace.__register__(MODULE)
 
         self.assertEqual(
             Trace.search([('current_interest', '=', None),
                     ('prospect', 'in', [p.id for p in prospects])]), [never])
+        self.assertEqual(
+            [t.last_call_date_cache for t in Trace.browse([called, never])],
+            [called.calls[0].date, None])

@@ -264,13 +264,28 @@ class SaleOpportunityManagementTestCase(CompanyTestMixin, ModuleTestCase):
         self.assertEqual(
             Trace.search([('current_interest', 'not in', [None, '3'])]), [])
 
-        # The traces never called follow the calls moved and deleted
-        calls = Call.search([('prospect_trace', '=', trace.id)])
-        Call.write(calls[:1], {'prospect_trace': empty.id})
+        # The traces keep the count and last date of the calls changed,
+        # moved and deleted
+        self.assertEqual(
+            (trace.call_count_cache, trace.last_call_date_cache), (2, today))
+        latest, earlier = Call.search([('prospect_trace', '=', trace.id)])
+        Call.write([latest], {'date': today - dt.timedelta(days=2)})
+        self.assertEqual(
+            Trace(trace.id).last_call_date_cache,
+            today - dt.timedelta(days=1))
+        Call.write([latest], {'prospect_trace': empty.id})
         self.assertEqual(Trace.search([('current_interest', '=', None)]), [])
-        Call.delete(calls[1:])
+        self.assertEqual(
+            [(t.call_count_cache, t.last_call_date_cache)
+                for t in Trace.browse([trace.id, empty.id])],
+            [(1, today - dt.timedelta(days=1)),
+                (1, today - dt.timedelta(days=2))])
+        Call.delete([earlier])
         self.assertEqual(
             Trace.search([('current_interest', '=', None)]), [trace])
+        self.assertEqual(
+            (Trace(trace.id).call_count_cache,
+                Trace(trace.id).last_call_date_cache), (0, None))
 
     @with_transaction()
     def test_call_type_deduced(self):

@@ -252,6 +252,33 @@ class ReportTestCase(ModuleDBTestCase):
             self.assertEqual(Report.search([]), [])
 
     @with_transaction()
+    def test_interest_latest_first(self):
+        "Test the interest by trace lists the latest called first"
+        pool = Pool()
+        Call = pool.get('sale.call')
+        Report = pool.get('sale.prospect_trace.report.interest')
+        operator = self._operator('operator')
+        today = dt.date.today()
+        yesterday = today - dt.timedelta(days=1)
+        older = self._called_prospect(operator, ['1'], name="Older")
+        newer = self._called_prospect(operator, ['2'], name="Newer")
+        call, = older.calls
+        Call.write([call], {'date': yesterday})
+        self.assertEqual(
+            [r.trace for r in Report.search([])], [newer, older])
+
+        # The traces last called before the period are left out, whatever
+        # the end of the period
+        call, = newer.calls
+        Call.write([call], {'date': yesterday - dt.timedelta(days=1)})
+        for to_date in [None, today, yesterday]:
+            with self.subTest(to_date=to_date), Transaction().set_context(
+                    from_date=yesterday, to_date=to_date):
+                self.assertEqual(
+                    [r.trace for r in Report.search([])], [older])
+                self.assertEqual(Report.search_count([]), 1)
+
+    @with_transaction()
     def test_pending_never_called_due(self):
         "Test the traces never called are due, the do-not-call left out"
         pool = Pool()

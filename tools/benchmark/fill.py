@@ -268,11 +268,13 @@ FROM (SELECT id, trace, first,
 ORDER BY id
 """
 
-# The count of calls the module keeps on each trace
+# The count of calls and the date of the last one the module keeps on
+# each trace
 CALL_COUNTS = """
-UPDATE sale_prospect_trace t SET call_count_cache = c.calls
-FROM (SELECT prospect_trace, count(*) AS calls FROM sale_call
-    GROUP BY prospect_trace) AS c
+UPDATE sale_prospect_trace t SET call_count_cache = c.calls,
+    last_call_date_cache = c.last_date
+FROM (SELECT prospect_trace, count(*) AS calls, max(date) AS last_date
+    FROM sale_call GROUP BY prospect_trace) AS c
 WHERE c.prospect_trace = t.id
 """
 

@@ -95,13 +95,22 @@ def requests_text(requests):
 
 
 def main(bench):
+    create_targets(bench)
     for report in queries.REPORTS:
         measure_report(bench, *report)
     # since the first prospect: the fill creates them all before the calls
-    measure_report(bench, *queries.FUNNEL_REPORT, from_date=bench.today
-        - dt.timedelta(days=fill.HISTORY + fill.PROSPECTS_BEFORE))
+    first_day = bench.today - dt.timedelta(
+        days=fill.HISTORY + fill.PROSPECTS_BEFORE)
+    measure_report(bench, *queries.FUNNEL_REPORT, from_date=first_day)
+    measure_report(bench, *queries.LOST_REASON_REPORT, from_date=first_day)
     measure_trace_list(bench, 'traces (open), operator', 1)
     measure_trace_list(bench, 'traces (open), administrator', None)
+    measure_prospect_list(bench, 'prospects (all), operator', 1)
+    measure_prospect_list(bench, 'prospects (all), administrator', None)
+    measure_prospect_search(bench, 'prospects: search by name, '
+        'administrator')
+    measure_call_list(bench, 'calls (today), operator', 1)
+    measure_call_list(bench, 'calls (today), administrator', None)
     measure_next_call(bench, 'next call (a call due)', 1)
     measure_next_call(bench, 'next call (nothing due)', 0)
     rng = random.Random(bench.args.seed)
@@ -253,17 +262,93 @@ def measure_trace_list(bench, label, operator):
     if operator is not None:
         clause = 'AND t.operator = %s '
         params = (bench.team['operators'][operator],)
-    query = queries.TRACE_PAGE % clause
+    measure_page(bench, label, screen, queries.TRACE_PAGE % clause, params,
+        queries.TRACE_ROWS, queries.TRACE_COLUMNS)
+
+
+def measure_page(bench, label, screen, query, params, rows, columns):
+    """A list of records as the screen opens it, beside the SQL of its
+    page (query of all the rows in the list's order, with its parameters),
+    their count when the page is full and the rows read (rows, of the ids
+    of the batch read)"""
     steps = [
         (queries.page(query, screen.limit), params),
         (queries.counting(query, screen.limit * 100),
             lambda results: params if len(results[0]) == screen.limit
             else None),
-        (queries.TRACE_ROWS,
+        (rows,
             lambda results: ([r['id'] for r in results[0][:screen.batch]],)),
         ]
-    measure_list(bench, label, screen, steps, queries.TRACE_COLUMNS,
-        details=2)
+    measure_list(bench, label, screen, steps, columns, details=2)
+
+
+def measure_prospect_list(bench, label, operator):
+    """The Prospects menu (its first tab, All) as an operator (the record
+    rules keep the prospects assigned to them) or as the administrator"""
+    client = bench.admin if operator is None else bench.operator(operator)
+    screen = rpc.ListScreen(
+        client, 'sale_opportunity_management.act_prospect_form')
+    clause, params = ('', ())
+    if operator is not None:
+        clause = 'AND p.assigned_operator = %s '
+        params = (bench.team['operators'][operator],)
+    measure_page(bench, label, screen,
+        queries.PROSPECT_PAGE.format(clause=clause), params,
+        queries.PROSPECT_ROWS, queries.PROSPECT_COLUMNS)
+
+
+def measure_prospect_search(bench, label):
+    """The name of a prospect typed in the search box of the Prospects list
+    (its All tab), as the administrator: sao's domain parser makes a
+    ('rec_name', 'ilike', '%word%') clause of each word typed, all of them
+    to match (the action and the tab add no domain)"""
+    screen = rpc.ListScreen(
+        bench.admin, 'sale_opportunity_management.act_prospect_form')
+    name, = bench.sql.execute(
+        "SELECT name FROM sale_prospect WHERE active "
+        "AND id >= (SELECT max(id) * 0.618 FROM sale_prospect) "
+        "ORDER BY id LIMIT 1").fetchone()
+    words = name.split()
+    screen.domain = [['rec_name', 'ilike', '%' + w + '%'] for w in words]
+    log("  %s: %r, %s" % (label, name, screen.domain))
+    params = tuple(v for w in words for v in ['%' + w + '%'] * 2)
+    measure_page(bench, label, screen, queries.PROSPECT_PAGE.format(
+            clause=queries.PROSPECT_WORD * len(words)), params,
+        queries.PROSPECT_ROWS, queries.PROSPECT_COLUMNS)
+
+
+def measure_call_list(bench, label, operator):
+    """The Calls menu (its first tab, Today) as an operator (the calls on
+    their traces) or as the administrator (all of them)"""
+    client = bench.admin if operator is None else bench.operator(operator)
+    screen = rpc.ListScreen(
+        client, 'sale_opportunity_management.act_call_form')
+    clause, params = ('', (bench.today,))
+    if operator is not None:
+        clause = queries.CALL_OPERATOR
+        params += (bench.team['operators'][operator],)
+    measure_page(bench, label, screen,
+        queries.CALL_PAGE.format(clause=clause), params,
+        queries.CALL_ROWS, queries.CALL_COLUMNS)
+
+
+TARGETS = {'calls_per_day': 60, 'answered_per_day': 40,
+    'agreements_per_month': 4}
+
+
+def create_targets(bench):
+    """The targets of the operators, which the fill does not draw: one for
+    all business units per operator and, for a fifth of them, one more in
+    a business unit; created as the administrator through the server"""
+    operators = bench.team['operators']
+    units = bench.team['units']
+    values = [dict(TARGETS, operator=o) for o in operators]
+    values += [dict(TARGETS, operator=o, business_unit=units[i % len(units)],
+            calls_per_day=20)
+        for i, o in enumerate(operators[::5])]
+    bench.admin.call('model.sale.call.target.create', values,
+        context=bench.admin.context)
+    log("  %d targets created" % len(values))
 
 
 # --- Next call --------------------------------------------------------------

@@ -3,7 +3,8 @@
 # license terms.
 """The hand-written SQL that tools/bench measures the screens against: for
 each report (the funnel too) the same rows as its table_query; for the
-trace list, Next call and the trace form the rows they show."""
+lists of traces, prospects and calls, Next call and the trace form the
+rows they show."""
 import datetime as dt
 
 # The administrator has no company: only the calls without company
@@ -47,15 +48,17 @@ def timeseries(period):
 
 TIMESERIES_COLUMNS = ['date', 'calls', 'answered', 'high_interest']
 
-# A page of the traces called in the period, latest call first (their last
-# call is in the period: it ends today), then each trace's calls of the
-# period through the (trace, date) index; {limit}: the page's size;
-# parameters: the period twice
+# A page of the traces called in the period, latest call first: those
+# whose last call (kept on the trace) is in it, as it ends today; then each
+# trace's calls of the period through the (trace, date) index; {limit}:
+# the page's size; parameters: the period twice
+TRACES_CALLED = (
+    "SELECT t.id, t.last_call_date_cache AS last_call_date "
+    "FROM sale_prospect_trace t "
+    "WHERE t.last_call_date_cache >= %s "
+    "AND t.last_call_date_cache <= %s AND t.company IS NULL")
 INTEREST = (
-    "WITH page AS ("
-        "SELECT c.prospect_trace AS id, max(c.date) AS last_call_date "
-        "FROM sale_call c WHERE " + CALLS_WHERE + " "
-        "GROUP BY c.prospect_trace "
+    "WITH page AS (" + TRACES_CALLED + " "
         "ORDER BY last_call_date DESC, id DESC LIMIT {limit}) "
     "SELECT t.id, t.id AS trace, t.prospect, t.operator, "
     "t.business_unit, t.state, s.* "
@@ -74,8 +77,7 @@ INTEREST = (
         "AND " + CALLS_WHERE + ") AS s "
     "ORDER BY page.last_call_date DESC, t.id DESC")
 INTEREST_COUNT = (
-    "SELECT count(*) FROM (SELECT DISTINCT c.prospect_trace "
-    "FROM sale_call c WHERE " + CALLS_WHERE + " LIMIT {limit}) AS q")
+    "SELECT count(*) FROM (" + TRACES_CALLED + " LIMIT {limit}) AS q")
 INTEREST_COLUMNS = ['calls', 'first_interest', 'last_interest',
     'max_interest', 'first_call_date', 'last_call_date', 'interest_path']
 
@@ -194,6 +196,118 @@ TRACE_CALLS = (
     "LEFT JOIN res_user o ON o.id = c.operator "
     "WHERE c.prospect_trace = %s ORDER BY c.date DESC, c.id DESC LIMIT 20")
 
+# The list of the prospects (its All tab): the page of active prospects
+# in the list's order, by name ({clause}: the operator's rule, or a search)
+PROSPECT_PAGE = (
+    "SELECT p.id FROM sale_prospect p "
+    "WHERE p.active AND p.company IS NULL {clause}"
+    "ORDER BY p.name, p.id")
+# A word typed in the search box, as the prospect's rec_name searches it:
+# in its name or in the value of one of its contact methods (parameters:
+# '%word%' twice)
+PROSPECT_WORD = (
+    "AND (p.name ILIKE %s OR EXISTS ("
+        "SELECT 1 FROM prospect_contact_method m "
+        "WHERE m.prospect = p.id AND m.active AND m.value ILIKE %s)) ")
+# The fields of the rows read (parameter: the ids, in order): the phone is
+# the first active phone-like contact method, the next call the earliest of
+# the open traces, the current interest that of the latest call of any of
+# its traces
+PROSPECT_ROWS = (
+    "SELECT p.id, p.name, p.city, ph.value AS phone, "
+    "(SELECT min(t.next_call) FROM sale_prospect_trace t "
+        "WHERE t.prospect = p.id AND t.state = 'open') AS next_call, "
+    "(SELECT c.interest FROM sale_prospect_trace t "
+        "JOIN sale_call c ON c.prospect_trace = t.id "
+        "WHERE t.prospect = p.id "
+        "ORDER BY c.date DESC, c.id DESC LIMIT 1) AS current_interest, "
+    "p.stage, p.assigned_operator, o.name AS operator_name, "
+    "p.business_unit, u.name AS business_unit_name, p.state, p.party, "
+    "p.company "
+    "FROM unnest(%s::int[]) WITH ORDINALITY AS page(id, n) "
+    "JOIN sale_prospect p ON p.id = page.id "
+    "LEFT JOIN res_user o ON o.id = p.assigned_operator "
+    "LEFT JOIN sale_business_unit u ON u.id = p.business_unit "
+    "LEFT JOIN LATERAL ("
+        "SELECT m.value FROM prospect_contact_method m "
+        "WHERE m.prospect = p.id AND m.active "
+        "AND m.contact_type IN ('mobile', 'phone', 'whatsapp') "
+        "ORDER BY m.sequence IS NOT NULL, m.sequence, m.id LIMIT 1"
+        ") AS ph ON true "
+    "ORDER BY page.n")
+PROSPECT_COLUMNS = ['name', 'city', 'phone', 'next_call',
+    'current_interest', 'stage', 'assigned_operator', 'business_unit',
+    'state']
+
+# The list of the calls (its Today tab), latest first (parameter: the day;
+# {clause}: the operator's rule)
+CALL_PAGE = (
+    "SELECT c.id FROM sale_call c "
+    "WHERE c.date = %s AND c.company IS NULL {clause}"
+    "ORDER BY c.date DESC, c.id DESC")
+# The calls on the traces of the operator (parameter: the operator)
+CALL_OPERATOR = (
+    "AND c.prospect_trace IN ("
+        "SELECT t.id FROM sale_prospect_trace t WHERE t.operator = %s) ")
+# Parameter: the ids (in order)
+CALL_ROWS = (
+    "SELECT c.id, c.date, t.prospect, p.name AS prospect_name, "
+    "t.business_unit, u.name AS business_unit_name, c.operator, "
+    "o.name AS operator_name, c.call_type, c.interest, "
+    "CASE WHEN c.interest = '0' THEN 'missed_call' "
+        "ELSE 'answered_call' END AS call_result, "
+    "c.description, c.contact_method, m.value AS contact_method_value, "
+    "c.duration, c.company "
+    "FROM unnest(%s::int[]) WITH ORDINALITY AS page(id, n) "
+    "JOIN sale_call c ON c.id = page.id "
+    "JOIN sale_prospect_trace t ON t.id = c.prospect_trace "
+    "JOIN sale_prospect p ON p.id = t.prospect "
+    "LEFT JOIN sale_business_unit u ON u.id = t.business_unit "
+    "LEFT JOIN res_user o ON o.id = c.operator "
+    "LEFT JOIN prospect_contact_method m ON m.id = c.contact_method "
+    "ORDER BY page.n")
+CALL_COLUMNS = ['date', 'prospect', 'business_unit', 'operator',
+    'call_type', 'interest', 'call_result', 'description',
+    'contact_method']
+
+# The prospects lost in the period (parameters: its first and last days),
+# per reason and business unit
+LOST_REASON = (
+    "SELECT min(p.id) AS id, p.lost_reason AS reason, p.business_unit, "
+    "count(*) AS prospects "
+    "FROM sale_prospect p "
+    "WHERE p.active AND p.company IS NULL AND p.stage = 'lost' "
+    "AND p.lost_date >= %s AND p.lost_date <= %s "
+    "GROUP BY p.lost_reason, p.business_unit "
+    "ORDER BY prospects DESC, reason NULLS LAST, "
+    "business_unit NULLS FIRST, id")
+LOST_REASON_COLUMNS = ['reason', 'business_unit', 'prospects']
+
+# Each target of an operator beside the calls of the period counted per
+# day and the agreements signed in it by the operator's prospects, in the
+# target's business unit if it has one (parameters: the period twice)
+TARGET = (
+    "SELECT t.id, t.operator, t.business_unit, "
+    "t.calls_per_day, t.answered_per_day, t.agreements_per_month, "
+    "d.calls, d.answered, a.agreements "
+    "FROM sale_call_target t "
+    "CROSS JOIN LATERAL ("
+        "SELECT coalesce(sum(d.calls), 0) AS calls, "
+        "coalesce(sum(d.calls) - sum(d.interest_0), 0) AS answered "
+        "FROM sale_call_daily d WHERE " + DAYS_WHERE + " "
+        "AND d.operator = t.operator AND (t.business_unit IS NULL "
+            "OR d.business_unit = t.business_unit)) AS d "
+    "CROSS JOIN LATERAL ("
+        "SELECT count(*) AS agreements FROM sale_prospect p "
+        "WHERE p.assigned_operator = t.operator AND p.active "
+        "AND p.agreement_date IS NOT NULL AND p.company IS NULL "
+        "AND (t.business_unit IS NULL "
+            "OR p.business_unit = t.business_unit) "
+        "AND p.agreement_date >= %s AND p.agreement_date <= %s) AS a "
+    "ORDER BY t.operator, t.business_unit NULLS FIRST, t.id")
+TARGET_COLUMNS = ['operator', 'business_unit', 'calls', 'answered',
+    'agreements']
+
 # The report actions: label, action, period, hand-written SQL of a page
 # and of the count of the rows, its parameters (from, to: the period; end:
 # the day after to; now; or a dict of those of the page and of the count)
@@ -223,11 +337,18 @@ REPORTS = [
         *paged(ASSIGNMENT), (), ASSIGNMENT_COLUMNS),
     ('potential customers', 'act_call_report_high_interest', None,
         *paged(HIGH_INTEREST), PERIOD, HIGH_INTEREST_COLUMNS),
+    ('targets per operator', 'act_call_report_target', None,
+        *paged(TARGET), PERIOD * 2, TARGET_COLUMNS),
     ]
 # The funnel over the whole history: the prospects are all created in the
 # month before the first calls (fill.py), none in the reports' period
 FUNNEL_REPORT = ('funnel (all prospects)', 'act_prospect_report_funnel',
     None, *paged(FUNNEL), ('from', 'end'), FUNNEL_COLUMNS)
+# The lost reasons over the whole history too: the prospects are lost up to
+# a year after their creation, none in the reports' period
+LOST_REASON_REPORT = ('lost reasons (all prospects)',
+    'act_prospect_report_lost_reason', None, *paged(LOST_REASON), PERIOD,
+    LOST_REASON_COLUMNS)
 
 
 def page(query, limit):
