@@ -1,18 +1,14 @@
 # This file is part of sale_opportunity_management.  The COPYRIGHT file at
 # the top level of this repository contains the full copyright notices and
 # license terms.
-from collections import Counter, defaultdict
+from sql import Literal
+from sql.aggregate import Count
 
-from sql import Literal, Null
-from sql.aggregate import Count, Min
-
-from trytond import backend
 from trytond.model import Index, ModelSQL, fields
 from trytond.pool import Pool, PoolMeta
-from trytond.tools import grouped_slice
-from trytond.transaction import Transaction
 
 from .common import INTERESTS, RecordAccessMixin
+from .counts import KeptCountsMixin
 
 # Where a call is counted, and what it adds to the counts of its day
 KEY = ['company', 'date', 'operator', 'business_unit']
@@ -24,7 +20,7 @@ CALL_KEY_FIELDS = {
 TRACE_KEY_FIELDS = {'business_unit'}
 
 
-class CallDaily(RecordAccessMixin, ModelSQL):
+class CallDaily(KeptCountsMixin, RecordAccessMixin, ModelSQL):
     """Calls counted per day, operator, business unit and company.
 
     The reports of calls read these counts instead of the calls: a period of
@@ -32,6 +28,8 @@ class CallDaily(RecordAccessMixin, ModelSQL):
     They are kept exact by the calls themselves, in the transaction that
     logs, changes or deletes a call."""
     __name__ = 'sale.call.daily'
+    _count_key = KEY
+    _count_names = COUNTS
 
     company = fields.Many2One('company.company', "Company", readonly=True)
     date = fields.Date("Date", required=True, readonly=True)
@@ -56,26 +54,6 @@ class CallDaily(RecordAccessMixin, ModelSQL):
                 Index(t, (t.operator, Index.Range()),
                     (t.date, Index.Range())),
                 })
-        # Counted by the calls, never by a client
-        for method in ['create', 'write', 'delete', 'copy', 'import_data']:
-            cls.__rpc__.pop(method, None)
-
-    @classmethod
-    def __register__(cls, module):
-        created = not backend.TableHandler.table_exist(cls._table)
-        super().__register__(module)
-        if created:
-            cls.rebuild()
-
-    @classmethod
-    def rebuild(cls):
-        "Count again every call"
-        daily = cls.__table__()
-        cursor = Transaction().connection.cursor()
-        cursor.execute(*daily.delete())
-        cursor.execute(*daily.insert(
-                [getattr(daily, c) for c in KEY + COUNTS],
-                cls._counts_query()))
 
     @classmethod
     def _counts_query(cls, calls=None, traces=None):
@@ -101,75 +79,10 @@ class CallDaily(RecordAccessMixin, ModelSQL):
         key = [call.company, call.date, call.operator, trace.business_unit]
         return call.join(trace, condition=call.prospect_trace == trace.id
             ).select(
-                *key, *(Count(call.id, filter_=conditions[c]) for c in COUNTS),
+                *(k.as_(n) for k, n in zip(key, KEY)),
+                *(Count(call.id, filter_=conditions[c]).as_(c)
+                    for c in COUNTS),
                 where=where, group_by=key)
-
-    @classmethod
-    def counts(cls, calls=None, traces=None):
-        """Return the counts per key (company, day, operator, business unit)
-        of the calls or of the calls of the traces, given by ids"""
-        cursor = Transaction().connection.cursor()
-        result = defaultdict(Counter)
-        ids, name = (calls, 'calls') if calls is not None else (
-            traces, 'traces')
-        for sub_ids in grouped_slice(ids, backend.MAX_QUERY_PARAMS):
-            cursor.execute(*cls._counts_query(**{name: list(sub_ids)}))
-            for *key, values in _split(cursor):
-                result[tuple(key)].update(values)
-        return result
-
-    @classmethod
-    def add(cls, counts, sign=1):
-        "Add (or subtract) counts per key to those of their day"
-        daily = cls.__table__()
-        cursor = Transaction().connection.cursor()
-        for key, values in counts.items():
-            values = {c: sign * n for c, n in values.items() if n}
-            if not values:
-                continue
-            where = Literal(True)
-            for name, value in zip(KEY, key):
-                where &= getattr(daily, name) == (
-                    Null if value is None else value)
-            # One row of the key: two first calls of a day logged at once
-            # may each insert one, which the sums of the reports add up
-            cursor.execute(*daily.update(
-                    [getattr(daily, c) for c in values],
-                    [getattr(daily, c) + n for c, n in values.items()],
-                    where=daily.id.in_(daily.select(
-                            Min(daily.id), where=where))))
-            if not cursor.rowcount:
-                cursor.execute(*daily.insert(
-                        [getattr(daily, c) for c in KEY + COUNTS],
-                        [[*key, *(values.get(c, 0) for c in COUNTS)]]))
-            elif values.get('calls', 0) < 0:
-                # No row for a day without calls, as there is none from calls
-                cursor.execute(*daily.delete(
-                        where=where & (daily.calls == 0)))
-
-    @classmethod
-    def follow_change(cls, calls=None, traces=None):
-        """Return the function that adds to their days the change of the
-        counts of the calls (or of the calls of the traces) since now"""
-        before = cls.counts(calls=calls, traces=traces)
-        return lambda: cls.add(
-            _merge(before, cls.counts(calls=calls, traces=traces)))
-
-
-def _split(cursor):
-    "Yield the key and the counts of the rows of _counts_query"
-    for row in cursor:
-        yield (*row[:len(KEY)], dict(zip(COUNTS, row[len(KEY):])))
-
-
-def _merge(before, after):
-    "Return the difference between the counts after and before"
-    result = defaultdict(Counter)
-    for key, values in after.items():
-        result[key].update(values)
-    for key, values in before.items():
-        result[key].subtract(values)
-    return result
 
 
 class Call(metaclass=PoolMeta):

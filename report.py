@@ -5,9 +5,9 @@ import datetime as dt
 
 from dateutil.relativedelta import relativedelta
 from sql import Cast, Literal, Null
-from sql.aggregate import Avg, Count, Max, Min, Sum
+from sql.aggregate import Count, Max, Min, Sum
 from sql.conditionals import Coalesce, NullIf
-from sql.functions import DateTrunc, Function
+from sql.functions import DateTrunc
 from sql.operators import Exists
 
 from trytond import backend
@@ -606,12 +606,6 @@ class TracePending(TraceReportMixin, ModelSQL, ModelView):
         return [tables['trace'].operator]
 
 
-class JulianDay(Function):
-    "The number of days since the origin of the Julian calendar (SQLite)"
-    __slots__ = ()
-    _function = 'JULIANDAY'
-
-
 class ProspectReportMixin(ReportMixin):
     "Report on the active prospects of the companies of the user"
     __slots__ = ()
@@ -630,15 +624,31 @@ class ProspectReportMixin(ReportMixin):
             & cls._context_filter(
                 prospect.assigned_operator, prospect.business_unit))
 
+
+class ProspectDailyReportMixin(ReportMixin):
+    """Report on the active prospects of the companies of the user, from
+    their counts per day of creation"""
+    __slots__ = ()
+
     @classmethod
-    def _days_between(cls, start, end):
-        "Return the SQL expression of the days from the start to the end date"
-        if backend.name == 'sqlite':
-            return JulianDay(end) - JulianDay(SQLite_Date(start))
-        return end - Cast(start, 'DATE')
+    def _joins(cls):
+        ProspectDaily = Pool().get('sale.prospect.daily')
+        daily = ProspectDaily.__table__()
+        return daily, {'daily': daily}
+
+    @classmethod
+    def _where(cls, tables):
+        daily = tables['daily']
+        return cls._company_filter(daily.company) & cls._context_filter(
+            daily.operator, daily.business_unit)
+
+    @classmethod
+    def _group_by(cls, tables):
+        daily = tables['daily']
+        return [daily.business_unit, daily.operator]
 
 
-class ProspectAssignment(ProspectReportMixin, ModelSQL, ModelView):
+class ProspectAssignment(ProspectDailyReportMixin, ModelSQL, ModelView):
     __name__ = 'sale.prospect.report.assignment'
 
     business_unit = fields.Many2One('sale.business_unit', "Business Unit")
@@ -659,51 +669,31 @@ class ProspectAssignment(ProspectReportMixin, ModelSQL, ModelView):
 
     @classmethod
     def _joins(cls):
-        pool = Pool()
-        Trace = pool.get('sale.prospect_trace')
-        Prospect = pool.get('sale.prospect')
-        User = pool.get('res.user')
-        trace = Trace.__table__()
-        tables = {
-            'prospect': Prospect.__table__(),
-            'user': User.__table__(),
-            }
-        tables['open'] = open_ = trace.select(
-            trace.prospect, Count(trace.id).as_('traces'),
-            where=trace.state == 'open',
-            group_by=[trace.prospect])
-        prospect, user = tables['prospect'], tables['user']
-        from_item = prospect.join(
-            open_, 'LEFT', condition=open_.prospect == prospect.id
-            ).join(user, 'LEFT',
-                condition=prospect.assigned_operator == user.id)
+        User = Pool().get('res.user')
+        from_item, tables = super()._joins()
+        tables['user'] = user = User.__table__()
+        from_item = from_item.join(
+            user, 'LEFT', condition=tables['daily'].operator == user.id)
         return from_item, tables
 
     @classmethod
     def _columns(cls, tables):
-        prospect, open_, user = (
-            tables['prospect'], tables['open'], tables['user'])
+        daily, user = tables['daily'], tables['user']
         # The graph draws a bar per name, adding up the business units:
         # never an empty name, with which sao 8.0 drew an unlabelled bar and
         # left an operator out
         unassigned = gettext(
             'sale_opportunity_management.msg_report_unassigned')
         return [
-            Min(prospect.id).as_('id'),
-            prospect.business_unit.as_('business_unit'),
-            prospect.assigned_operator.as_('operator'),
+            Min(daily.id).as_('id'),
+            daily.business_unit.as_('business_unit'),
+            daily.operator.as_('operator'),
             Coalesce(
                 Max(Coalesce(NullIf(user.name, ''), user.login)), unassigned
                 ).as_('operator_name'),
-            Count(prospect.id).as_('prospects'),
-            cls.open_traces.sql_cast(Sum(Coalesce(open_.traces, 0))
-                ).as_('open_traces'),
+            Sum(daily.prospects).as_('prospects'),
+            Sum(daily.open_traces).as_('open_traces'),
             ]
-
-    @classmethod
-    def _group_by(cls, tables):
-        prospect = tables['prospect']
-        return [prospect.business_unit, prospect.assigned_operator]
 
 
 class CallHighInterest(CallReportMixin, ModelSQL, ModelView):
@@ -770,7 +760,7 @@ class CallHighInterest(CallReportMixin, ModelSQL, ModelView):
         return [('id', '=', row.id)]
 
 
-class ProspectFunnel(ProspectReportMixin, ModelSQL, ModelView):
+class ProspectFunnel(ProspectDailyReportMixin, ModelSQL, ModelView):
     __name__ = 'sale.prospect.report.funnel'
 
     business_unit = fields.Many2One('sale.business_unit', "Business Unit")
@@ -801,50 +791,45 @@ class ProspectFunnel(ProspectReportMixin, ModelSQL, ModelView):
 
     @classmethod
     def _columns(cls, tables):
-        prospect = tables['prospect']
-        prospects = Count(prospect.id)
-        customers = Count(prospect.id, filter_=prospect.stage == 'customer')
-        days = cls._days_between(prospect.create_date, prospect.customer_date)
+        daily = tables['daily']
+        prospects = Sum(daily.prospects)
+        customers = Sum(daily.customers)
         return [
-            Min(prospect.id).as_('id'),
-            prospect.business_unit.as_('business_unit'),
-            prospect.assigned_operator.as_('operator'),
+            Min(daily.id).as_('id'),
+            daily.business_unit.as_('business_unit'),
+            daily.operator.as_('operator'),
             prospects.as_('prospects'),
-            *(Count(prospect.id, filter_=prospect.stage == stage).as_(name)
-                for name, stage in [
-                    ('leads', 'lead'),
-                    ('qualified', 'qualified'),
-                    ('agreements', 'agreement'),
-                    ]),
+            *(Sum(getattr(daily, name)).as_(name)
+                for name in ['leads', 'qualified', 'agreements']),
             customers.as_('customers'),
-            Count(prospect.id, filter_=prospect.stage == 'lost').as_('lost'),
+            Sum(daily.lost).as_('lost'),
             cls.conversion.sql_cast(
                 customers / cls.conversion.sql_cast(prospects)
                 ).as_('conversion'),
-            cls.average_days_to_customer.sql_cast(
-                Avg(days, filter_=prospect.stage == 'customer')
+            cls.average_days_to_customer.sql_cast(cls._average(
+                    Sum(daily.days_to_customer), Sum(daily.dated_customers))
                 ).as_('average_days_to_customer'),
             ]
+
+    @classmethod
+    def _average(cls, total, count):
+        """Return the SQL expression of the total divided by the count as
+        Avg divides its sum: in NUMERIC on PostgreSQL, in floats on SQLite;
+        NULL when the count is 0"""
+        type_ = 'REAL' if backend.name == 'sqlite' else 'NUMERIC'
+        return Cast(total, type_) / NullIf(count, 0)
 
     @classmethod
     def _where(cls, tables):
         Context = Pool().get('sale.call.report.context')
         context = Context.report_context()
-        prospect = tables['prospect']
+        daily = tables['daily']
         where = super()._where(tables)
-        # Both ends of the period included, whatever the time of creation
         if context['from_date']:
-            where &= prospect.create_date >= dt.datetime.combine(
-                context['from_date'], dt.time())
+            where &= daily.date >= context['from_date']
         if context['to_date']:
-            where &= prospect.create_date < dt.datetime.combine(
-                context['to_date'] + dt.timedelta(days=1), dt.time())
+            where &= daily.date <= context['to_date']
         return where
-
-    @classmethod
-    def _group_by(cls, tables):
-        prospect = tables['prospect']
-        return [prospect.business_unit, prospect.assigned_operator]
 
 
 class ProspectLostReason(ProspectReportMixin, ModelSQL, ModelView):

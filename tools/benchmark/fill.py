@@ -285,6 +285,7 @@ def count_calls(pool):
     t = time.monotonic()
     with Transaction().start(DB_NAME, 0) as transaction:
         pool.get('sale.call.daily').rebuild()
+        pool.get('sale.prospect.daily').rebuild()
         transaction.commit()
     log("bench:   calls counted per day in %.0f s" % (time.monotonic() - t))
 
@@ -320,6 +321,7 @@ def tune(conn):
 def vacuum(conn):
     "Statistics and an all-visible map, as a long-lived database has"
     t = time.monotonic()
-    for table in TABLES + ['sale_call_daily', 'res_user']:
+    for table in TABLES + ['sale_call_daily', 'sale_prospect_daily',
+            'res_user']:
         conn.execute('VACUUM (FREEZE, ANALYZE) ' + table)
     log("bench:   vacuumed in %.0f s" % (time.monotonic() - t))

@@ -761,7 +761,7 @@ def probes(data):
         lambda: _confirm_duplicate(reg, 'Óptica Alfa S.A.S'),
         answers(lambda r: r == 1, 'saved once after the skip',
             label='accepted'),
-        allow=[('sale_prospect', None)])
+        allow=[('sale_prospect', None), ('sale_prospect_daily', None)])
 
 
 # --- the bridge to sale opportunities ---------------------------------------
