@@ -262,17 +262,21 @@ class Prospect(
         conditions joined by OR read every prospect"""
         ContactMethod = Pool().get('prospect.contact_method')
         method = ContactMethod.__table__()
+        # The search of the prospects tests their activity, the contact
+        # methods' is tested as a domain on them would
         with Transaction().set_context(active_test=False):
             names = cls.search(
                 [('name', operator, value)], order=[], query=True)
-            values = ContactMethod.search(
-                [('value', operator, value)], order=[], query=True)
+        values = ContactMethod.search(
+            [('value', operator, value)], order=[], query=True)
+        # On the column, not on the COALESCE of the ORM, for its index
+        sharing = method.value_compact.in_(sorted(compacts))
+        if Transaction().context.get('active_test', True):
+            sharing &= method.active == Literal(True)
         return Union(
             names,
             method.select(method.prospect, where=method.id.in_(values)),
-            # on the column, not the COALESCE of the ORM, for its index
-            method.select(method.prospect,
-                where=method.value_compact.in_(sorted(compacts))))
+            method.select(method.prospect, where=sharing))
 
     @classmethod
     def preprocess_values(cls, mode, values):

@@ -101,38 +101,31 @@ PENDING = (
     "ORDER BY due DESC, operator NULLS FIRST, id")
 PENDING_COLUMNS = ['open_traces', 'never_called', 'scheduled', 'due']
 
+# The reports of prospects read the prospects counted per day of creation
+# (sale.prospect.daily)
 ASSIGNMENT = (
-    "SELECT min(p.id) AS id, p.business_unit, "
-    "p.assigned_operator AS operator, count(*) AS prospects, "
-    "coalesce(sum(o.traces), 0)::int AS open_traces "
-    "FROM sale_prospect p LEFT JOIN ("
-        "SELECT prospect, count(*) AS traces FROM sale_prospect_trace "
-        "WHERE state = 'open' GROUP BY prospect) o "
-    "ON o.prospect = p.id "
-    "WHERE p.active AND p.company IS NULL "
-    "GROUP BY p.business_unit, p.assigned_operator "
-    "ORDER BY p.business_unit NULLS FIRST, operator NULLS FIRST, id")
+    "SELECT min(d.id) AS id, d.business_unit, d.operator, "
+    "sum(d.prospects) AS prospects, sum(d.open_traces) AS open_traces "
+    "FROM sale_prospect_daily d WHERE d.company IS NULL "
+    "GROUP BY d.business_unit, d.operator "
+    "ORDER BY d.business_unit NULLS FIRST, d.operator NULLS FIRST, id")
 ASSIGNMENT_COLUMNS = ['prospects', 'open_traces']
 
 # The prospects created in the period (parameters: its first day, the day
 # after its last), per business unit and operator, in their current stage
 FUNNEL = (
-    "SELECT min(p.id) AS id, p.business_unit, "
-    "p.assigned_operator AS operator, count(*) AS prospects, "
-    "count(*) FILTER (WHERE p.stage = 'lead') AS leads, "
-    "count(*) FILTER (WHERE p.stage = 'qualified') AS qualified, "
-    "count(*) FILTER (WHERE p.stage = 'agreement') AS agreements, "
-    "count(*) FILTER (WHERE p.stage = 'customer') AS customers, "
-    "count(*) FILTER (WHERE p.stage = 'lost') AS lost, "
-    "(count(*) FILTER (WHERE p.stage = 'customer'))::float8 / count(*) "
-    "AS conversion, "
-    "avg(p.customer_date - p.create_date::date) "
-    "FILTER (WHERE p.stage = 'customer') AS average_days_to_customer "
-    "FROM sale_prospect p "
-    "WHERE p.active AND p.company IS NULL "
-    "AND p.create_date >= %s AND p.create_date < %s "
-    "GROUP BY p.business_unit, p.assigned_operator "
-    "ORDER BY p.business_unit NULLS FIRST, operator NULLS FIRST, id")
+    "SELECT min(d.id) AS id, d.business_unit, d.operator, "
+    "sum(d.prospects) AS prospects, sum(d.leads) AS leads, "
+    "sum(d.qualified) AS qualified, sum(d.agreements) AS agreements, "
+    "sum(d.customers) AS customers, sum(d.lost) AS lost, "
+    "sum(d.customers)::float8 / sum(d.prospects) AS conversion, "
+    "(sum(d.days_to_customer)::numeric "
+    "/ nullif(sum(d.dated_customers), 0))::float8 "
+    "AS average_days_to_customer "
+    "FROM sale_prospect_daily d "
+    "WHERE d.company IS NULL AND d.date >= %s AND d.date < %s "
+    "GROUP BY d.business_unit, d.operator "
+    "ORDER BY d.business_unit NULLS FIRST, d.operator NULLS FIRST, id")
 FUNNEL_COLUMNS = ['prospects', 'leads', 'qualified', 'agreements',
     'customers', 'lost', 'conversion', 'average_days_to_customer']
 
@@ -206,9 +199,9 @@ PROSPECT_PAGE = (
 # in its name or in the value of one of its contact methods (parameters:
 # '%word%' twice)
 PROSPECT_WORD = (
-    "AND (p.name ILIKE %s OR EXISTS ("
-        "SELECT 1 FROM prospect_contact_method m "
-        "WHERE m.prospect = p.id AND m.active AND m.value ILIKE %s)) ")
+    "AND p.id IN (SELECT id FROM sale_prospect WHERE name ILIKE %s "
+        "UNION SELECT prospect FROM prospect_contact_method "
+        "WHERE active AND value ILIKE %s) ")
 # The fields of the rows read (parameter: the ids, in order): the phone is
 # the first active phone-like contact method, the next call the earliest of
 # the open traces, the current interest that of the latest call of any of
