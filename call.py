@@ -428,7 +428,7 @@ class ProspectTrace(
         return domain
 
     @classmethod
-    def calls_counted(cls, traces):
+    def values_kept_by_calls(cls, traces):
         """Return the values of the trace fields kept by the calls (their
         count, the date of the last one) of each trace, by id"""
         Call = Pool().get('sale.call')
@@ -454,7 +454,7 @@ class ProspectTrace(
     @classmethod
     def count_calls(cls, traces):
         "Count again the calls of the traces"
-        kept = cls.calls_counted(traces)
+        kept = cls.values_kept_by_calls(traces)
         to_write = defaultdict(list)
         for trace in cls.browse(kept):
             values = kept[trace.id]
@@ -910,7 +910,7 @@ class Call(RecordAccessMixin, ModelSQL, ModelView):
         latest = {}
         for call in sorted(calls, key=lambda c: (c.date, c.id)):
             latest[call.prospect_trace] = call
-        kept = Trace.calls_counted(latest)
+        kept = Trace.values_kept_by_calls(latest)
         to_write = defaultdict(list)
         for trace, call in latest.items():
             key = (trace.schedule_after_call(call), *kept[trace.id].items())

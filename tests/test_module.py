@@ -16,6 +16,7 @@ from trytond.modules.sale_opportunity_management.tests.common import (
 from trytond.pool import Pool
 from trytond.pyson import PYSONDecoder
 from trytond.tests.test_tryton import ModuleTestCase, with_transaction
+from trytond.transaction import Transaction
 
 
 class NormalisationTestCase(unittest.TestCase):
@@ -165,6 +166,42 @@ class SaleOpportunityManagementTestCase(CompanyTestMixin, ModuleTestCase):
                 self.assertEqual(
                     Prospect.search([('rec_name', 'ilike', value)]),
                     [prospect])
+
+    @with_transaction()
+    def test_prospect_search_text(self):
+        "Test prospects are found by a part of their name or contact value"
+        pool = Pool()
+        Prospect = pool.get('sale.prospect')
+        ContactMethod = pool.get('prospect.contact_method')
+        valle = self._prospect(name="Optica del Valle", contact_methods=[
+                ('create', [{'contact_type': 'mail',
+                            'value': 'ventas@lentes.example.com'}])])
+        cali = self._prospect(name="Brigadas Cali", contact_methods=[
+                ('create', [{'contact_type': 'mail',
+                            'value': 'old@valle.example.com'}])])
+        for text, found in [
+                ('%valle%', [valle, cali]),
+                ('%lentes%', [valle]),
+                ('%cali%', [cali]),
+                ('%nowhere%', []),
+                ]:
+            with self.subTest(text=text):
+                self.assertEqual(
+                    Prospect.search([('rec_name', 'ilike', text)],
+                        order=[('id', 'ASC')]), found)
+
+        # Inactive contact methods are not searched, inactive prospects only
+        # when asked for
+        ContactMethod.write(list(cali.contact_methods), {'active': False})
+        self.assertEqual(
+            Prospect.search([('rec_name', 'ilike', '%valle%')]), [valle])
+        Prospect.write([valle], {'active': False})
+        self.assertEqual(
+            Prospect.search([('rec_name', 'ilike', '%lentes%')]), [])
+        with Transaction().set_context(active_test=False):
+            self.assertEqual(
+                Prospect.search([('rec_name', 'ilike', '%lentes%')]),
+                [valle])
 
     @with_transaction()
     def test_email_template_recipients(self):
