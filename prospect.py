@@ -8,6 +8,7 @@ from collections import defaultdict
 from sql import Literal, Null, Union
 from sql.conditionals import Case
 
+import trytond.config as config
 from trytond import backend
 from trytond.i18n import gettext
 from trytond.model import (
@@ -247,36 +248,40 @@ class Prospect(
     def search_rec_name(cls, name, clause):
         _, operator, value = clause[:3]
         if isinstance(value, str) and operator in {'ilike', 'like', '='}:
-            typed = value.strip('%')
-            compacts = phone_search_values(typed, default_phone_country())
-            compacts.add(typed.lower())
-            return [('id', 'in', cls._matching(operator, value, compacts))]
+            return ['OR',
+                ('name', operator, value),
+                ('id', 'in', cls._with_contact(operator, value)),
+                ]
         return any_field_domain(clause, ['name', 'contact_methods.value'])
 
     @classmethod
-    def _matching(cls, operator, value, compacts):
-        """Return the query of the prospects whose name or a contact value
-        matches, or with a contact of the compact values.
+    def _with_contact(cls, operator, value):
+        """Return the ids of the prospects with a contact method of the
+        value, or with a phone number typed in another format; the query of
+        them when they are many.
 
-        A union of one query per match, each on its index: the same
-        conditions joined by OR read every prospect"""
+        A few ids let PostgreSQL find the prospects through the indexes of
+        the name (combining the words typed), which a query joined to the
+        name by OR would not: it reads every prospect"""
         ContactMethod = Pool().get('prospect.contact_method')
         method = ContactMethod.__table__()
-        # The search of the prospects tests their activity, the contact
-        # methods' is tested as a domain on them would
-        with Transaction().set_context(active_test=False):
-            names = cls.search(
-                [('name', operator, value)], order=[], query=True)
+        typed = value.strip('%')
+        compacts = phone_search_values(typed, default_phone_country())
+        compacts.add(typed.lower())
         values = ContactMethod.search(
             [('value', operator, value)], order=[], query=True)
         # On the column, not on the COALESCE of the ORM, for its index
         sharing = method.value_compact.in_(sorted(compacts))
         if Transaction().context.get('active_test', True):
             sharing &= method.active == Literal(True)
-        return Union(
-            names,
+        query = Union(
             method.select(method.prospect, where=method.id.in_(values)),
             method.select(method.prospect, where=sharing))
+        few = config.getint('database', 'subquery_threshold')
+        cursor = Transaction().connection.cursor()
+        cursor.execute(*query.select(query.prospect, limit=few + 1))
+        ids = [i for i, in cursor]
+        return ids if len(ids) <= few else query
 
     @classmethod
     def preprocess_values(cls, mode, values):

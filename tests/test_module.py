@@ -7,6 +7,7 @@ import os
 import unittest
 from unittest.mock import patch
 
+from trytond import config
 from trytond.modules.company.tests import create_company
 from trytond.modules.sale_opportunity_management.contact_method import (
     compact_phone, phone_search_values)
@@ -179,16 +180,22 @@ class SaleOpportunityManagementTestCase(CompanyTestMixin, ModuleTestCase):
         cali = self._prospect(name="Brigadas Cali", contact_methods=[
                 ('create', [{'contact_type': 'mail',
                             'value': 'old@valle.example.com'}])])
-        for text, found in [
-                ('%valle%', [valle, cali]),
-                ('%lentes%', [valle]),
-                ('%cali%', [cali]),
-                ('%nowhere%', []),
-                ]:
-            with self.subTest(text=text):
-                self.assertEqual(
-                    Prospect.search([('rec_name', 'ilike', text)],
-                        order=[('id', 'ASC')]), found)
+        # The prospects with a contact of the text are few, or many
+        threshold = config.get('database', 'subquery_threshold')
+        self.addCleanup(
+            config.set, 'database', 'subquery_threshold', threshold)
+        for few in ['1000', '0']:
+            config.set('database', 'subquery_threshold', few)
+            for text, found in [
+                    ('%valle%', [valle, cali]),
+                    ('%lentes%', [valle]),
+                    ('%cali%', [cali]),
+                    ('%nowhere%', []),
+                    ]:
+                with self.subTest(few=few, text=text):
+                    self.assertEqual(
+                        Prospect.search([('rec_name', 'ilike', text)],
+                            order=[('id', 'ASC')]), found)
 
         # Inactive contact methods are not searched, inactive prospects only
         # when asked for
