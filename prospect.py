@@ -149,14 +149,14 @@ class Prospect(
         cls._sql_indexes.update({
                 Index(t, (t.name_key, Index.Equality())),
                 Index(
-                    t,
-                    (t.assigned_operator, Index.Range()),
-                    (t.state, Index.Equality(cardinality='low'))),
-                Index(
                     t, (t.state, Index.Equality(cardinality='low')),
                     where=t.state == 'unassigned'),
-                # In the order of the list
+                # In the order of the list, all the prospects and an
+                # operator's
                 Index(t, (t.name, Index.Range()), (t.id, Index.Range())),
+                Index(
+                    t, (t.assigned_operator, Index.Equality()),
+                    (t.name, Index.Range()), (t.id, Index.Range())),
                 })
         cls._order.insert(0, ('name', 'ASC'))
         cls._transitions |= {
