@@ -36,7 +36,7 @@ def main(args):
     with psycopg.connect(uri + DB_NAME, autocommit=True) as conn:
         fill(conn, args, team, key_templates())
         check_keys(conn)
-        count_calls(pool)
+        count_per_day(pool)
         vacuum(conn)
         tune(conn)
     log("bench: %d prospects and traces, %d calls filled in %.0f s" % (
@@ -279,15 +279,17 @@ WHERE c.prospect_trace = t.id
 """
 
 
-def count_calls(pool):
-    "Count the calls per day as the module does when they are logged"
+def count_per_day(pool):
+    """Count the calls and the prospects per day as the module does when
+    they are logged and changed"""
     from trytond.transaction import Transaction
     t = time.monotonic()
     with Transaction().start(DB_NAME, 0) as transaction:
         pool.get('sale.call.daily').rebuild()
         pool.get('sale.prospect.daily').rebuild()
         transaction.commit()
-    log("bench:   calls counted per day in %.0f s" % (time.monotonic() - t))
+    log("bench:   calls and prospects counted per day in %.0f s"
+        % (time.monotonic() - t))
 
 
 def check_keys(conn):
