@@ -67,6 +67,12 @@ def is_prospect_admin():
     return not Transaction().user or in_group('group_prospect_admin')
 
 
+def remove_client_writes(cls):
+    "Remove the RPC methods by which a client would store records of cls"
+    for method in ['create', 'write', 'delete', 'copy', 'import_data']:
+        cls.__rpc__.pop(method, None)
+
+
 def any_field_domain(clause, names):
     """Return the domain of the clause on any of the fields, or on all of
     them for a negative operator"""

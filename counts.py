@@ -10,6 +10,8 @@ from trytond import backend
 from trytond.tools import grouped_slice
 from trytond.transaction import Transaction
 
+from .common import remove_client_writes
+
 
 class KeptCountsMixin:
     """Counts of records per key, stored for the reports to read instead of
@@ -28,8 +30,7 @@ class KeptCountsMixin:
     def __setup__(cls):
         super().__setup__()
         # Counted by the records, never by a client
-        for method in ['create', 'write', 'delete', 'copy', 'import_data']:
-            cls.__rpc__.pop(method, None)
+        remove_client_writes(cls)
 
     @classmethod
     def __register__(cls, module):

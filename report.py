@@ -21,7 +21,8 @@ from trytond.transaction import Transaction
 from trytond.wizard import StateAction, Wizard
 
 from .common import (
-    HIGH_INTEREST, INTERESTS, RecordAccessMixin, is_prospect_admin)
+    HIGH_INTEREST, INTERESTS, RecordAccessMixin, is_prospect_admin,
+    remove_client_writes)
 from .exceptions import ReportContextError
 
 PATH_SEPARATOR = ' → '
@@ -142,9 +143,8 @@ class ReportMixin(RecordAccessMixin):
     @classmethod
     def __setup__(cls):
         super().__setup__()
-        # Rows are read, never stored: no door to write them
-        for method in ['create', 'write', 'delete', 'copy', 'import_data']:
-            cls.__rpc__.pop(method, None)
+        # Rows are read, never stored
+        remove_client_writes(cls)
 
     @classmethod
     def table_query(cls):
