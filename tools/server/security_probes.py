@@ -937,7 +937,9 @@ def bridge_probes(data):
         refused_or(lambda r: r == [d.company],
             "an opportunity of operator1's company",
             pattern=ACCESS + '|company'),
-        allow=[('sale_prospect', bravo), *PARTY])
+        # the administrator qualifies the lead first: its stage is counted
+        allow=[('sale_prospect', bravo), ('sale_prospect_daily', None),
+            *PARTY])
     yield Probe("bridge: registrar creates an opportunity for own prospect",
         create(reg, echo), refused())
     yield Probe("bridge: operator1 reads the sale opportunities",
