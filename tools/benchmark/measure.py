@@ -103,6 +103,10 @@ def main(bench):
         days=fill.HISTORY + fill.PROSPECTS_BEFORE)
     measure_report(bench, *queries.FUNNEL_REPORT, from_date=first_day)
     measure_report(bench, *queries.LOST_REASON_REPORT, from_date=first_day)
+    # a month ended: the traces are found from their calls of the month
+    last_day = bench.today.replace(day=1) - dt.timedelta(days=1)
+    measure_report(bench, *queries.INTEREST_ENDED_REPORT,
+        from_date=last_day.replace(day=1), to_date=last_day)
     measure_trace_list(bench, 'traces (open), operator', 1)
     measure_trace_list(bench, 'traces (open), administrator', None)
     measure_prospect_list(bench, 'prospects (all), operator', 1)
@@ -228,11 +232,12 @@ def totals(rows, columns):
 
 
 def measure_report(bench, label, action, period, page, count, names,
-        columns, from_date=None):
+        columns, from_date=None, to_date=None):
     """A report's list as the administrator, with the report's context
-    (from the first day of the period or from_date to today)"""
+    (from the first day of the period or from_date to today or to_date)"""
     from_date = from_date or bench.from_date
-    context = {'from_date': from_date, 'to_date': bench.today,
+    to_date = to_date or bench.today
+    context = {'from_date': from_date, 'to_date': to_date,
         'operator': None, 'business_unit': None,
         'period': period or 'day',
         'context_model': 'sale.call.report.context'}
@@ -241,7 +246,7 @@ def measure_report(bench, label, action, period, page, count, names,
     if not isinstance(names, dict):
         names = {'page': names, 'count': names}
     now = dt.datetime.now()
-    params = {k: queries.parameters(n, from_date, bench.today, now)
+    params = {k: queries.parameters(n, from_date, to_date, now)
         for k, n in names.items()}
     # The page holds the columns read
     measure_list(bench, label, screen, [

@@ -48,18 +48,18 @@ def timeseries(period):
 
 TIMESERIES_COLUMNS = ['date', 'calls', 'answered', 'high_interest']
 
-# A page of the traces called in the period, latest call first: those
-# whose last call (kept on the trace) is in it, as it ends today; then each
-# trace's calls of the period through the (trace, date) index; {limit}:
-# the page's size; parameters: the period twice
+# The traces called in the period: those whose last call (kept on the
+# trace) is in it, as it ends today.  A page of them ({limit}: its size)
+# with their columns takes the period twice as parameters, their count once
 TRACES_CALLED = (
     "SELECT t.id, t.last_call_date_cache AS last_call_date "
     "FROM sale_prospect_trace t "
     "WHERE t.last_call_date_cache >= %s "
     "AND t.last_call_date_cache <= %s AND t.company IS NULL")
-INTEREST = (
-    "WITH page AS (" + TRACES_CALLED + " "
-        "ORDER BY last_call_date DESC, id DESC LIMIT {limit}) "
+# The rows of a page of traces (the CTE page: their ids and last call
+# dates): each trace's calls of the period through the (trace, date)
+# index
+INTEREST_ROWS = (
     "SELECT t.id, t.id AS trace, t.prospect, t.operator, "
     "t.business_unit, t.state, s.* "
     "FROM page JOIN sale_prospect_trace t ON t.id = page.id "
@@ -76,8 +76,24 @@ INTEREST = (
         "FROM sale_call c WHERE c.prospect_trace = t.id "
         "AND " + CALLS_WHERE + ") AS s "
     "ORDER BY page.last_call_date DESC, t.id DESC")
+INTEREST = (
+    "WITH page AS (" + TRACES_CALLED + " "
+        "ORDER BY last_call_date DESC, id DESC LIMIT {limit}) "
+    + INTEREST_ROWS)
 INTEREST_COUNT = (
     "SELECT count(*) FROM (" + TRACES_CALLED + " LIMIT {limit}) AS q")
+# A period ended before today: the traces called in it grouped from its
+# calls, latest call first
+INTEREST_ENDED = (
+    "WITH page AS ("
+        "SELECT c.prospect_trace AS id, max(c.date) AS last_call_date "
+        "FROM sale_call c WHERE " + CALLS_WHERE + " "
+        "GROUP BY c.prospect_trace "
+        "ORDER BY last_call_date DESC, id DESC LIMIT {limit}) "
+    + INTEREST_ROWS)
+INTEREST_ENDED_COUNT = (
+    "SELECT count(*) FROM (SELECT DISTINCT c.prospect_trace "
+    "FROM sale_call c WHERE " + CALLS_WHERE + " LIMIT {limit}) AS q")
 INTEREST_COLUMNS = ['calls', 'first_interest', 'last_interest',
     'max_interest', 'first_call_date', 'last_call_date', 'interest_path']
 
@@ -339,6 +355,11 @@ FUNNEL_REPORT = ('funnel (all prospects)', 'act_prospect_report_funnel',
     None, *paged(FUNNEL), ('from', 'end'), FUNNEL_COLUMNS)
 # The lost reasons over the whole history too: the prospects are lost up to
 # a year after their creation, none in the reports' period
+INTEREST_ENDED_REPORT = ('interest by trace (last month)',
+    'act_prospect_trace_report_interest', None,
+    lambda limit: INTEREST_ENDED.format(limit=limit),
+    lambda limit: INTEREST_ENDED_COUNT.format(limit=limit),
+    {'page': PERIOD * 2, 'count': PERIOD}, INTEREST_COLUMNS)
 LOST_REASON_REPORT = ('lost reasons (all prospects)',
     'act_prospect_report_lost_reason', None, *paged(LOST_REASON), PERIOD,
     LOST_REASON_COLUMNS)
