@@ -177,13 +177,11 @@ class ProspectTrace(
     current_interest = fields.Function(fields.Selection(
             INTERESTS, "Current Interest",
             help="The interest shown on the latest call."),
-        'get_call_summary', searcher='search_current_interest')
+        'get_current_interest', searcher='search_current_interest')
     current_interest_label = fields.Function(
         fields.Char("Interest Shown"), 'get_current_interest_label')
-    call_count = fields.Function(
-        fields.Integer("Calls"), 'get_call_summary')
-    last_call_date = fields.Function(
-        fields.Date("Last Call"), 'get_call_summary')
+    call_count = fields.Function(fields.Integer("Calls"), 'get_kept')
+    last_call_date = fields.Function(fields.Date("Last Call"), 'get_kept')
     # Kept by the calls, for the searches of the traces never called and
     # the traces called in a period
     call_count_cache = fields.Integer("Call Count Cache", readonly=True)
@@ -352,54 +350,47 @@ class ProspectTrace(
 
     @classmethod
     def _call_summary(cls):
-        """Return a query with one row per trace with calls: the number of
-        calls, the last call date and the interest of the latest call"""
+        """Return a query with one row per trace with calls: the interest of
+        the latest call"""
         pool = Pool()
         Call = pool.get('sale.call')
         call = Call.__table__()
-        by_trace = Window([call.prospect_trace])
         latest_first = Window(
             [call.prospect_trace], order_by=[call.date.desc, call.id.desc])
         calls = call.select(
             call.prospect_trace.as_('trace'),
-            Count(call.id, window=by_trace).as_('call_count'),
-            Max(call.date, window=by_trace).as_('last_call_date'),
             call.interest.as_('interest'),
             RowNumber(window=latest_first).as_('rank'))
         return calls.select(
-            calls.trace, calls.call_count, calls.last_call_date,
-            calls.interest.as_('current_interest'),
+            calls.trace, calls.interest.as_('current_interest'),
             where=calls.rank == 1)
 
     @classmethod
-    def get_call_summary(cls, traces, names):
+    def get_current_interest(cls, traces, name):
         cursor = Transaction().connection.cursor()
-        result = {n: dict.fromkeys(map(int, traces)) for n in names}
-        if 'call_count' in result:
-            result['call_count'] = dict.fromkeys(map(int, traces), 0)
+        interests = dict.fromkeys(map(int, traces))
         for sub_ids in grouped_slice(
-                list(map(int, traces)), backend.MAX_QUERY_PARAMS):
+                list(interests), backend.MAX_QUERY_PARAMS):
             summary = cls._call_summary()
             cursor.execute(*summary.select(
-                    summary.trace,
-                    *(getattr(summary, n) for n in names),
+                    summary.trace, summary.current_interest,
                     where=fields.SQL_OPERATORS['in'](
                         summary.trace, sub_ids)))
-            for trace_id, *values in cursor:
-                for name, value in zip(names, values):
-                    if name == 'last_call_date' and isinstance(value, str):
-                        value = dt.date.fromisoformat(value)
-                    result[name][trace_id] = value
-        return result
+            interests.update(cursor)
+        return interests
+
+    def get_kept(self, name):
+        "The value kept by the calls"
+        return getattr(self, name + '_cache')
 
     @classmethod
     def get_current_interest_label(cls, traces, name):
         "The label of the current interest, for views showing no selection"
         labels = dict(cls.fields_get(
                 ['current_interest'])['current_interest']['selection'])
-        interests = cls.get_call_summary(traces, ['current_interest'])
+        interests = cls.get_current_interest(traces, 'current_interest')
         return {i: labels.get(v) if v else None
-            for i, v in interests['current_interest'].items()}
+            for i, v in interests.items()}
 
     @classmethod
     def search_current_interest(cls, name, clause):

@@ -169,18 +169,15 @@ TRACE_PAGE = (
 TRACE_ROWS = (
     "SELECT t.id, p.name AS prospect, p.city AS prospect_city, "
     "u.name AS business_unit, o.name AS operator, t.next_call, t.state, "
-    "s.call_count, s.last_call_date, s.current_interest "
+    "t.call_count_cache AS call_count, "
+    "t.last_call_date_cache AS last_call_date, "
+    "(SELECT l.interest FROM sale_call l WHERE l.prospect_trace = t.id "
+        "ORDER BY l.date DESC, l.id DESC LIMIT 1) AS current_interest "
     "FROM unnest(%s::int[]) WITH ORDINALITY AS page(id, n) "
     "JOIN sale_prospect_trace t ON t.id = page.id "
     "JOIN sale_prospect p ON p.id = t.prospect "
     "LEFT JOIN sale_business_unit u ON u.id = t.business_unit "
     "LEFT JOIN res_user o ON o.id = t.operator "
-    "CROSS JOIN LATERAL ("
-        "SELECT count(*) AS call_count, max(c.date) AS last_call_date, "
-        "(SELECT l.interest FROM sale_call l "
-            "WHERE l.prospect_trace = t.id "
-            "ORDER BY l.date DESC, l.id DESC LIMIT 1) AS current_interest "
-        "FROM sale_call c WHERE c.prospect_trace = t.id) s "
     "ORDER BY page.n")
 TRACE_COLUMNS = ['call_count', 'last_call_date', 'current_interest']
 
