@@ -2,10 +2,13 @@
 # the top level of this repository contains the full copyright notices and
 # license terms.
 "What the module's tests share, as trytond.tests.test_tryton does for all"
+from sql import Column
+
 from trytond.modules.company.tests import (
     CompanyTestMixin as _CompanyTestMixin)
 from trytond.pool import Pool
 from trytond.tests.test_tryton import TestCase, activate_module, drop_db
+from trytond.transaction import Transaction
 
 MODULE = 'sale_opportunity_management'
 
@@ -62,3 +65,22 @@ def set_default_country(code='CO', name="Colombia"):
     country, = Country.create([{'name': name, 'code': code}])
     Configuration.create([{'default_country': country.id}])
     return country
+
+
+def stored_counts(name):
+    """Return the counts kept by the model name per key, the rows of a key
+    added up, and its rows as (key, counts)"""
+    Model = Pool().get(name)
+    table = Model.__table__()
+    key_size = len(Model._count_key)
+    cursor = Transaction().connection.cursor()
+    cursor.execute(*table.select(*(Column(table, c)
+                for c in Model._count_key + Model._count_names)))
+    rows = [(tuple(r[:key_size]), dict(zip(Model._count_names, r[key_size:])))
+        for r in cursor]
+    stored = {}
+    for key, counts in rows:
+        total = stored.setdefault(key, dict.fromkeys(Model._count_names, 0))
+        for count_name, count in counts.items():
+            total[count_name] += count
+    return stored, rows

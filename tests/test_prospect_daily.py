@@ -7,10 +7,9 @@ from sql import Literal
 from sql.aggregate import Avg, Count, Sum
 from sql.conditionals import Coalesce
 
-from trytond.modules.sale_opportunity_management.prospect_daily import (
-    COUNTS, KEY, STAGES)
+from trytond.modules.sale_opportunity_management.prospect_daily import STAGES
 from trytond.modules.sale_opportunity_management.tests.common import (
-    ModuleDBTestCase, create_user)
+    ModuleDBTestCase, create_user, stored_counts)
 from trytond.pool import Pool
 from trytond.tests.test_tryton import with_transaction
 from trytond.transaction import Transaction
@@ -25,18 +24,9 @@ class ProspectDailyTestCase(ModuleDBTestCase):
 
     def _stored(self):
         "Return the stored counts per key, the rows of a key added up"
-        ProspectDaily = Pool().get('sale.prospect.daily')
-        daily = ProspectDaily.__table__()
-        cursor = Transaction().connection.cursor()
-        cursor.execute(*daily.select(*(getattr(daily, c)
-                    for c in KEY + COUNTS)))
-        stored = {}
-        for row in cursor:
-            key, counts = tuple(row[:len(KEY)]), row[len(KEY):]
-            self.assertTrue(any(counts), msg="no row without counts")
-            stored.setdefault(key, dict.fromkeys(COUNTS, 0))
-            for name, count in zip(COUNTS, counts):
-                stored[key][name] += count
+        stored, rows = stored_counts('sale.prospect.daily')
+        for _, counts in rows:
+            self.assertTrue(any(counts.values()), msg="no row without counts")
         return stored
 
     def assertCountsExact(self):
