@@ -206,6 +206,18 @@ class Client:
                 raise StepFailure(message + self._hint())
             self.page.wait_for_timeout(200)
 
+    def settled_count(self, locator, message):
+        """The count of locator once the list shows rows and keeps the same
+        count for half a second: sao empties a list before drawing it again"""
+        counts = []
+
+        def settled():
+            counts.append(locator.count())
+            counts[:] = counts[-3:]
+            return len(counts) == 3 and counts[0] and len(set(counts)) == 1
+        self.wait(settled, message)
+        return counts[-1]
+
     def _hint(self):
         errors = self.real_errors()
         return (' (client: %s)' % errors[-1]) if errors else ''
@@ -1077,13 +1089,13 @@ def step_admin_create_opportunity(client, state):
         client.wait(lambda: tab.count() == 1, 'no tab Opportunities')
         tab.click()
         opened = client.rows(opportunities)
-        client.wait(lambda: opened.count() >= 1,
+        client.idle()
+        count = client.settled_count(opened,
             'the tab Opportunities lists no opportunity after Create '
             'Opportunity')
-        client.idle()
-        if opened.count() != 1:
+        if count != 1:
             raise StepFailure('%d opportunities after %d clicks on Create '
-                'Opportunity, not 1: %s' % (opened.count(), click + 1,
+                'Opportunity, not 1: %s' % (count, click + 1,
                     '; '.join(client.row_text(r) for r in opened.all())))
         client.wait(lambda: prospect in client.row_text(opened.first),
             lambda: 'the opportunity does not name the prospect %r: %s'
