@@ -727,9 +727,11 @@ def step_admin_assign(client, state):
     client.wait(lambda: all(client.row_with(n, prospects).count()
             for n in names),
         'the wizard does not propose the selected prospects')
-    if client.rows(prospects).count() != 2:
+    proposed = client.settled_count(client.rows(prospects),
+        'the wizard proposes no prospect')
+    if proposed != 2:
         raise StepFailure('the wizard proposes %d prospects, not the 2 '
-            'selected' % client.rows(prospects).count())
+            'selected' % proposed)
     # type the operator and take the completion, as one does
     entry.click()
     entry.press_sequentially(OTHER_OPERATOR_LOGIN, delay=50)
