@@ -6,7 +6,7 @@ import datetime as dt
 from dateutil.relativedelta import relativedelta
 from sql import Cast, Literal, Null
 from sql.aggregate import Count, Max, Min, Sum
-from sql.conditionals import Coalesce, NullIf
+from sql.conditionals import Case, Coalesce, NullIf
 from sql.functions import DateTrunc
 from sql.operators import Exists
 
@@ -446,12 +446,19 @@ class TraceInterest(TraceReportMixin, ModelSQL, ModelView):
 
     @classmethod
     def _columns(cls, tables):
+        Context = Pool().get('sale.call.report.context')
         trace = tables['trace']
         if cls._period_until_today():
             # No call is dated after today
             last_call_date = trace.last_call_date_cache
         else:
-            last_call_date = cls._of_calls(trace, Max, 'date')
+            # The trace's last call is its last of the period unless it was
+            # called after: only then are its calls read
+            last_call_date = Case(
+                (trace.last_call_date_cache
+                    <= Context.report_context()['to_date'],
+                    trace.last_call_date_cache),
+                else_=cls._of_calls(trace, Max, 'date'))
         return [
             trace.id.as_('id'),
             trace.id.as_('trace'),

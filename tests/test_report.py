@@ -279,6 +279,31 @@ class ReportTestCase(ModuleDBTestCase):
                 self.assertEqual(Report.search_count([]), 1)
 
     @with_transaction()
+    def test_interest_period_ended(self):
+        """Test the interest by trace over a period ended before today orders
+        the traces by their last call in it, whether or not they were called
+        after"""
+        pool = Pool()
+        Call = pool.get('sale.call')
+        Report = pool.get('sale.prospect_trace.report.interest')
+        operator = self._operator('operator')
+        today = dt.date.today()
+        days = [today - dt.timedelta(days=n) for n in range(6)]
+        called_after = self._called_prospect(
+            operator, ['1'], name="Called After")
+        within = self._called_prospect(operator, ['2'], name="Within")
+        Call.write(list(within.calls), {'date': days[3]})
+        with Transaction().set_user(operator.id):
+            Call.create([{'prospect_trace': called_after.id,
+                        'interest': '3', 'date': days[4]}])
+        with Transaction().set_context(from_date=days[5], to_date=days[1]):
+            rows = Report.search_read(
+                [], fields_names=['trace', 'calls', 'last_call_date'])
+        self.assertEqual(
+            [(r['trace'], r['calls'], r['last_call_date']) for r in rows],
+            [(within.id, 1, days[3]), (called_after.id, 1, days[4])])
+
+    @with_transaction()
     def test_pending_never_called_due(self):
         "Test the traces never called are due, the do-not-call left out"
         pool = Pool()
