@@ -298,6 +298,9 @@ class Import(RecordAccessMixin, Workflow, ModelSQL, ModelView):
         help="A CSV file (comma, semicolon or tab, UTF-8 or Latin-1) "
         "or an Excel workbook (XLSX) with one header row.")
     filename = fields.Char("File Name", states=_states)
+    company = fields.Many2One(
+        'company.company', "Company", ondelete='RESTRICT', states=_states,
+        help="The company of the prospects created.")
     business_unit = fields.Many2One(
         'sale.business_unit', "Business Unit", ondelete='RESTRICT',
         states=_states,
@@ -343,6 +346,10 @@ class Import(RecordAccessMixin, Workflow, ModelSQL, ModelView):
                     'depends': ['state'],
                     },
                 })
+
+    @classmethod
+    def default_company(cls):
+        return Transaction().context.get('company')
 
     @classmethod
     def default_on_duplicate(cls):
@@ -397,9 +404,10 @@ class Import(RecordAccessMixin, Workflow, ModelSQL, ModelView):
         # The button is for the groups that import: the rows are then
         # looked up and written whatever the record rules, but merged only
         # into the prospects the user may change (writable_prospects)
-        with without_check_access(), Transaction().set_context(
-                _prospect_import=True, _skip_warnings=True):
-            for import_ in imports:
+        for import_ in imports:
+            with without_check_access(), Transaction().set_context(
+                    _prospect_import=True, _skip_warnings=True,
+                    company=import_.company.id if import_.company else None):
                 import_.get_importer().run()
 
     def get_importer(self):

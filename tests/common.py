@@ -24,6 +24,7 @@ class CompanyTestMixin(_CompanyTestMixin):
             ('sale.prospect', 'company'),
             ('sale.prospect_trace', 'company'),
             ('sale.call', 'company'),
+            ('sale.prospect.import', 'company'),
             }
 
 

@@ -6,12 +6,14 @@ cannot reach through a client"""
 import unittest
 import unittest.mock
 
+from trytond.model.exceptions import AccessError
+from trytond.modules.company.tests import create_company
 from trytond.modules.sale_opportunity_management.contact_method import (
     compact_phone, phone_search_values)
 from trytond.modules.sale_opportunity_management.importing import (
     Contact, Importer, decode, header_key, read_table, sniff_delimiter)
 from trytond.modules.sale_opportunity_management.tests.common import (
-    ModuleDBTestCase, set_default_country)
+    ModuleDBTestCase, create_user, set_default_country)
 from trytond.pool import Pool
 from trytond.tests.test_tryton import with_transaction
 from trytond.transaction import Transaction
@@ -143,6 +145,33 @@ class ImportTestCase(ModuleDBTestCase):
             return len(calls)
         few, many = queries(5), queries(100)
         self.assertLess(many, few * 2, (few, many))
+
+    @with_transaction()
+    def test_company(self):
+        """Test the prospects are created in the company of the import, which
+        the registrars of another company do not see"""
+        pool = Pool()
+        Import = pool.get('sale.prospect.import')
+        Line = pool.get('sale.prospect.import.line')
+        User = pool.get('res.user')
+        company = create_company()
+        other = create_company(name="Other Company")
+        registrar = create_user('registrar', 'group_prospect_registrar')
+        User.write([registrar], {'companies': [('add', [other.id])],
+                'company': other.id})
+        with Transaction().set_context(company=company.id):
+            lines = self._import(b'name\nSol\n')
+        line = lines[1]
+        self.assertEqual(line.prospect_import.company, company)
+        self.assertEqual(line.prospect.company, company)
+
+        with Transaction().set_user(registrar.id), \
+                Transaction().set_context(
+                    company=other.id, _check_access=True):
+            self.assertEqual(Import.search([]), [])
+            self.assertEqual(Line.search([]), [])
+            with self.assertRaises(AccessError):
+                Import.read([line.prospect_import.id], ['filename'])
 
     @with_transaction()
     def test_importer_units(self):
