@@ -207,8 +207,8 @@ class Client:
             self.page.wait_for_timeout(200)
 
     def settled_count(self, locator, message):
-        """The count of locator once the list shows rows and keeps the same
-        count for half a second: sao empties a list before drawing it again"""
+        """The count of locator once the list shows rows and three looks at
+        it 0.2 s apart agree: sao empties a list before drawing it again"""
         counts = []
 
         def settled():
