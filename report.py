@@ -8,7 +8,6 @@ from sql import Cast, Literal, Null
 from sql.aggregate import Count, Max, Min, Sum
 from sql.conditionals import Case, Coalesce, NullIf
 from sql.functions import DateTrunc
-from sql.operators import Exists
 
 from trytond import backend
 from trytond.i18n import gettext
@@ -446,19 +445,7 @@ class TraceInterest(TraceReportMixin, ModelSQL, ModelView):
 
     @classmethod
     def _columns(cls, tables):
-        Context = Pool().get('sale.call.report.context')
         trace = tables['trace']
-        if cls._period_until_today():
-            # No call is dated after today
-            last_call_date = trace.last_call_date_cache
-        else:
-            # The trace's last call is its last of the period unless it was
-            # called after: only then are its calls read
-            last_call_date = Case(
-                (trace.last_call_date_cache
-                    <= Context.report_context()['to_date'],
-                    trace.last_call_date_cache),
-                else_=cls._of_calls(trace, Max, 'date'))
         return [
             trace.id.as_('id'),
             trace.id.as_('trace'),
@@ -471,8 +458,22 @@ class TraceInterest(TraceReportMixin, ModelSQL, ModelView):
             cls._interest_in_order(trace, 'desc').as_('last_interest'),
             cls._of_calls(trace, Max, 'interest').as_('max_interest'),
             cls._of_calls(trace, Min, 'date').as_('first_call_date'),
-            last_call_date.as_('last_call_date'),
+            cls._last_call_in_period(trace).as_('last_call_date'),
             ]
+
+    @classmethod
+    def _last_call_in_period(cls, trace):
+        """Return the date of the last call of the trace in the period, from
+        the date of its last call unless it was called after the period"""
+        Context = Pool().get('sale.call.report.context')
+        if cls._period_until_today():
+            # No call is dated after today
+            return trace.last_call_date_cache
+        return Case(
+            (trace.last_call_date_cache
+                <= Context.report_context()['to_date'],
+                trace.last_call_date_cache),
+            else_=cls._of_calls(trace, Max, 'date'))
 
     @classmethod
     def _calls_of(cls, trace):
@@ -507,13 +508,13 @@ class TraceInterest(TraceReportMixin, ModelSQL, ModelView):
         context = Context.report_context()
         trace = tables['trace']
         # The traces with a call in the period have their last call since
-        # its start: those are found on their index without the calls
+        # its start: those are found on their index, and only those called
+        # after the period have their calls read
         where = trace.last_call_date_cache != Null
         if context['from_date']:
             where &= trace.last_call_date_cache >= context['from_date']
         if not cls._period_until_today():
-            call, calls_of_trace = cls._calls_of(trace)
-            where &= Exists(call.select(call.id, where=calls_of_trace))
+            where &= cls._last_call_in_period(trace) != Null
         return (where & cls._company_filter(trace.company)
             & cls._context_filter(trace.operator, trace.business_unit))
 
