@@ -4,7 +4,7 @@
 import datetime as dt
 
 from dateutil.relativedelta import relativedelta
-from sql import Cast, Literal, Null
+from sql import Cast, Literal, Null, Union
 from sql.aggregate import Count, Max, Min, Sum
 from sql.conditionals import Case, Coalesce, NullIf
 from sql.functions import DateTrunc
@@ -444,6 +444,32 @@ class TraceInterest(TraceReportMixin, ModelSQL, ModelView):
             ]
 
     @classmethod
+    def table_query(cls):
+        if cls._period_until_today():
+            return super().table_query()
+        # A period ended before today: the traces last called in it, found
+        # on their index, and those called after it that have a call in it,
+        # found among its calls
+        pool = Pool()
+        Call = pool.get('sale.call')
+        Context = pool.get('sale.call.report.context')
+        to_date = Context.report_context()['to_date']
+        queries = []
+        for last_called_in_period in [True, False]:
+            from_item, tables = cls._joins()
+            trace, call = tables['trace'], Call.__table__()
+            where = cls._where(tables)
+            if last_called_in_period:
+                where &= trace.last_call_date_cache <= to_date
+            else:
+                where &= ((trace.last_call_date_cache > to_date)
+                    & trace.id.in_(call.select(call.prospect_trace,
+                            where=cls._calls_in_period(call))))
+            queries.append(
+                from_item.select(*cls._columns(tables), where=where))
+        return Union(*queries, all_=True)
+
+    @classmethod
     def _columns(cls, tables):
         trace = tables['trace']
         return [
@@ -463,8 +489,8 @@ class TraceInterest(TraceReportMixin, ModelSQL, ModelView):
 
     @classmethod
     def _last_call_in_period(cls, trace):
-        """Return the date of the last call of the trace in the period, from
-        the date of its last call unless it was called after the period"""
+        """Return the date of the last call of the trace in the period: that
+        of its last call unless it was called after the period"""
         Context = Pool().get('sale.call.report.context')
         if cls._period_until_today():
             # No call is dated after today
@@ -508,13 +534,10 @@ class TraceInterest(TraceReportMixin, ModelSQL, ModelView):
         context = Context.report_context()
         trace = tables['trace']
         # The traces with a call in the period have their last call since
-        # its start: those are found on their index, and only those called
-        # after the period have their calls read
+        # its start: those are found on their index without the calls
         where = trace.last_call_date_cache != Null
         if context['from_date']:
             where &= trace.last_call_date_cache >= context['from_date']
-        if not cls._period_until_today():
-            where &= cls._last_call_in_period(trace) != Null
         return (where & cls._company_filter(trace.company)
             & cls._context_filter(trace.operator, trace.business_unit))
 
