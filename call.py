@@ -6,7 +6,7 @@ from collections import defaultdict
 from email.message import EmailMessage
 from email.utils import getaddresses
 
-from sql import Literal, Null, Window
+from sql import Literal, Window
 from sql.aggregate import Count, Max, Min
 from sql.conditionals import Case, Coalesce
 from sql.functions import RowNumber
@@ -183,7 +183,7 @@ class ProspectTrace(
     call_count = fields.Function(fields.Integer("Calls"), 'get_kept')
     last_call_date = fields.Function(fields.Date("Last Call"), 'get_kept')
     # Kept by the calls, for the searches of the traces never called and
-    # the traces called in a period
+    # the lists of traces
     call_count_cache = fields.Integer("Call Count Cache", readonly=True)
     last_call_date_cache = fields.Date("Last Call Date Cache", readonly=True)
     next_call = fields.DateTime(
@@ -229,12 +229,6 @@ class ProspectTrace(
                     # for the pending calls to read the index alone
                     include=[t.call_count_cache, t.prospect, t.company,
                         t.business_unit]),
-                # The traces called since a day, latest first
-                Index(
-                    t, (t.last_call_date_cache, Index.Range()),
-                    (t.id, Index.Range()),
-                    where=t.last_call_date_cache != Null,
-                    include=[t.company, t.operator, t.business_unit]),
                 })
         cls._order = [
             ('next_call', 'ASC NULLS FIRST'),
@@ -635,6 +629,7 @@ class ProspectTrace(
 
 class Call(RecordAccessMixin, ModelSQL, ModelView):
     __name__ = 'sale.call'
+    _client_readonly = {'following_date_cache'}
 
     prospect_trace = fields.Many2One(
         'sale.prospect_trace', "Trace", required=True, ondelete='RESTRICT',
@@ -678,16 +673,26 @@ class Call(RecordAccessMixin, ModelSQL, ModelView):
     duration = fields.TimeDelta("Duration")
     company = fields.Many2One(
         'company.company', "Company", ondelete='RESTRICT')
+    # Kept by the calls of the trace: the date of the call after this one
+    # (by date and id), for the last call of each trace in a period
+    following_date_cache = fields.Date(
+        "Following Call Date Cache", readonly=True)
 
     @classmethod
     def __setup__(cls):
         super().__setup__()
         t = cls.__table__()
         cls._sql_indexes.update({
+                # The calls of a trace, and the last calls of the traces in
+                # a period, read on the index alone by the reports
                 Index(
                     t, (t.prospect_trace, Index.Range()),
-                    (t.date, Index.Range())),
-                Index(t, (t.date, Index.Range())),
+                    (t.date, Index.Range()),
+                    include=[t.id, t.interest, t.company]),
+                Index(
+                    t, (t.date, Index.Range()),
+                    include=[
+                        t.prospect_trace, t.company, t.following_date_cache]),
                 Index(
                     t, (t.operator, Index.Range()),
                     (t.date, Index.Range())),
@@ -700,6 +705,20 @@ class Call(RecordAccessMixin, ModelSQL, ModelView):
             ('date', 'DESC'),
             ('id', 'DESC'),
             ]
+
+    @classmethod
+    def __register__(cls, module):
+        call = cls.__table__()
+        cursor = Transaction().connection.cursor()
+        exist = backend.TableHandler.table_exist(cls._table)
+        table_h = cls.__table_handler__(module)
+        link_calls = exist and not table_h.column_exist(
+            'following_date_cache')
+        super().__register__(module)
+        # Migration from 8.0.0: the date of the following call kept
+        if link_calls:
+            cursor.execute(*call.select(call.prospect_trace, distinct=True))
+            cls.keep_following_dates([t for t, in cursor])
 
     @classmethod
     def default_date(cls):
@@ -902,6 +921,7 @@ class Call(RecordAccessMixin, ModelSQL, ModelView):
         for call in sorted(calls, key=lambda c: (c.date, c.id)):
             latest[call.prospect_trace] = call
         kept = Trace.values_kept_by_calls(latest)
+        cls.keep_following_dates(latest)
         to_write = defaultdict(list)
         for trace, call in latest.items():
             key = (trace.schedule_after_call(call), *kept[trace.id].items())
@@ -924,15 +944,50 @@ class Call(RecordAccessMixin, ModelSQL, ModelView):
             traces = {c.prospect_trace for c in calls}
             if 'prospect_trace' in values:
                 traces.add(Trace(values['prospect_trace']))
-            callbacks = callbacks + [lambda: Trace.count_calls(list(traces))]
+            callbacks = callbacks + [
+                lambda: cls.calls_changed(list(traces))]
         return callbacks
 
     @classmethod
     def on_delete(cls, calls):
-        Trace = Pool().get('sale.prospect_trace')
         callbacks = super().on_delete(calls)
         traces = list({c.prospect_trace for c in calls})
-        return callbacks + [lambda: Trace.count_calls(traces)]
+        return callbacks + [lambda: cls.calls_changed(traces)]
+
+    @classmethod
+    def calls_changed(cls, traces):
+        "Keep what the calls keep of the traces whose calls changed"
+        Trace = Pool().get('sale.prospect_trace')
+        Trace.count_calls(traces)
+        cls.keep_following_dates(traces)
+
+    @classmethod
+    def keep_following_dates(cls, traces):
+        """Keep on each call of the traces the date of the call after it on
+        its trace (by date and id), empty for the last one"""
+        call = cls.__table__()
+        cursor = Transaction().connection.cursor()
+        in_ = fields.SQL_OPERATORS['in']
+        for sub_ids in grouped_slice(
+                sorted(map(int, traces)), backend.MAX_QUERY_PARAMS):
+            cursor.execute(*call.select(
+                    call.id, call.prospect_trace, call.date,
+                    call.following_date_cache,
+                    where=in_(call.prospect_trace, list(sub_ids)),
+                    order_by=[
+                        call.prospect_trace, call.date.desc, call.id.desc]))
+            changed, following = defaultdict(list), {}
+            for id_, trace, date, kept in cursor.fetchall():
+                if kept != following.get(trace):
+                    changed[following.get(trace)].append(id_)
+                following[trace] = date
+            # A cache for the queries, not a change of the calls: their
+            # write date and user stay those of the people who changed them
+            for date, ids in changed.items():
+                for sub_calls in grouped_slice(ids):
+                    cursor.execute(*call.update(
+                            [call.following_date_cache], [date],
+                            where=in_(call.id, list(sub_calls))))
 
     @classmethod
     def qualify_prospects(cls, calls):
@@ -949,6 +1004,7 @@ class Call(RecordAccessMixin, ModelSQL, ModelView):
     def copy(cls, calls, default=None):
         default = default.copy() if default is not None else {}
         default.setdefault('operator')
+        default.setdefault('following_date_cache')
         return super().copy(calls, default=default)
 
     @classmethod

@@ -4,9 +4,9 @@
 import datetime as dt
 
 from dateutil.relativedelta import relativedelta
-from sql import Cast, Literal, Null, Union
+from sql import Cast, Literal, Null
 from sql.aggregate import Count, Max, Min, Sum
-from sql.conditionals import Case, Coalesce, NullIf
+from sql.conditionals import Coalesce, NullIf
 from sql.functions import DateTrunc
 
 from trytond import backend
@@ -412,7 +412,7 @@ class TraceReportMixin(ReportMixin):
         return trace, {'trace': trace}
 
 
-class TraceInterest(TraceReportMixin, ModelSQL, ModelView):
+class TraceInterest(ReportMixin, ModelSQL, ModelView):
     __name__ = 'sale.prospect_trace.report.interest'
 
     trace = fields.Many2One('sale.prospect_trace', "Trace")
@@ -444,84 +444,57 @@ class TraceInterest(TraceReportMixin, ModelSQL, ModelView):
             ]
 
     @classmethod
-    def table_query(cls):
-        if cls._period_until_today():
-            return super().table_query()
-        # A period ended before today: the traces last called in it, found
-        # on their index, and those called after it that have a call in it,
-        # found among its calls
+    def _joins(cls):
         pool = Pool()
         Call = pool.get('sale.call')
-        Context = pool.get('sale.call.report.context')
-        to_date = Context.report_context()['to_date']
-        queries = []
-        for last_called_in_period in [True, False]:
-            from_item, tables = cls._joins()
-            trace, call = tables['trace'], Call.__table__()
-            where = cls._where(tables)
-            if last_called_in_period:
-                where &= trace.last_call_date_cache <= to_date
-            else:
-                where &= ((trace.last_call_date_cache > to_date)
-                    & trace.id.in_(call.select(call.prospect_trace,
-                            where=cls._calls_in_period(call))))
-            queries.append(
-                from_item.select(*cls._columns(tables), where=where))
-        return Union(*queries, all_=True)
+        Trace = pool.get('sale.prospect_trace')
+        call, trace = Call.__table__(), Trace.__table__()
+        # Left joined for PostgreSQL to leave the traces out of the search
+        # and the count: a call has a trace
+        return (call.join(
+                trace, 'LEFT', condition=call.prospect_trace == trace.id),
+            {'call': call, 'trace': trace})
 
     @classmethod
     def _columns(cls, tables):
-        trace = tables['trace']
+        call, trace = tables['call'], tables['trace']
+        trace_id = call.prospect_trace
         return [
-            trace.id.as_('id'),
-            trace.id.as_('trace'),
+            trace_id.as_('id'),
+            trace_id.as_('trace'),
             trace.prospect.as_('prospect'),
             trace.operator.as_('operator'),
             trace.business_unit.as_('business_unit'),
             trace.state.as_('state'),
-            cls._of_calls(trace, Count, 'id').as_('calls'),
-            cls._interest_in_order(trace, 'asc').as_('first_interest'),
-            cls._interest_in_order(trace, 'desc').as_('last_interest'),
-            cls._of_calls(trace, Max, 'interest').as_('max_interest'),
-            cls._of_calls(trace, Min, 'date').as_('first_call_date'),
-            cls._last_call_in_period(trace).as_('last_call_date'),
+            cls._of_calls(trace_id, Count, 'id').as_('calls'),
+            cls._interest_in_order(trace_id, 'asc').as_('first_interest'),
+            cls._interest_in_order(trace_id, 'desc').as_('last_interest'),
+            cls._of_calls(trace_id, Max, 'interest').as_('max_interest'),
+            cls._of_calls(trace_id, Min, 'date').as_('first_call_date'),
+            call.date.as_('last_call_date'),
             ]
 
     @classmethod
-    def _last_call_in_period(cls, trace):
-        """Return the date of the last call of the trace in the period: that
-        of its last call unless it was called after the period"""
-        Context = Pool().get('sale.call.report.context')
-        if cls._period_until_today():
-            # No call is dated after today
-            return trace.last_call_date_cache
-        return Case(
-            (trace.last_call_date_cache
-                <= Context.report_context()['to_date'],
-                trace.last_call_date_cache),
-            else_=cls._of_calls(trace, Max, 'date'))
-
-    @classmethod
-    def _calls_of(cls, trace):
+    def _calls_of(cls, trace_id):
         """Return a table of the calls and the condition of the calls of the
-        trace in the period"""
+        trace of the column trace_id in the period"""
         Call = Pool().get('sale.call')
         call = Call.__table__()
-        where = (call.prospect_trace == trace.id) & cls._calls_in_period(call)
+        where = (call.prospect_trace == trace_id) & cls._calls_in_period(call)
         return call, where
 
     @classmethod
-    def _of_calls(cls, trace, aggregate, name):
+    def _of_calls(cls, trace_id, aggregate, name):
         """Return the aggregate of the column name over the calls of the
         trace in the period"""
-        call, where = cls._calls_of(trace)
+        call, where = cls._calls_of(trace_id)
         return call.select(aggregate(getattr(call, name)), where=where)
 
     @classmethod
-    def _interest_in_order(cls, trace, direction):
+    def _interest_in_order(cls, trace_id, direction):
         """Return the interest of the first call of the trace in the period
         in the direction"""
-        call, where = cls._calls_of(trace)
+        call, where = cls._calls_of(trace_id)
         return call.select(
             call.interest, where=where,
             order_by=[
@@ -531,24 +504,17 @@ class TraceInterest(TraceReportMixin, ModelSQL, ModelView):
     @classmethod
     def _where(cls, tables):
         Context = Pool().get('sale.call.report.context')
-        context = Context.report_context()
-        trace = tables['trace']
-        # The traces with a call in the period have their last call since
-        # its start: those are found on their index without the calls
-        where = trace.last_call_date_cache != Null
-        if context['from_date']:
-            where &= trace.last_call_date_cache >= context['from_date']
-        return (where & cls._company_filter(trace.company)
-            & cls._context_filter(trace.operator, trace.business_unit))
-
-    @classmethod
-    def _period_until_today(cls):
-        "Return whether the period of the context ends today or later"
-        pool = Pool()
-        Context = pool.get('sale.call.report.context')
-        Date = pool.get('ir.date')
         to_date = Context.report_context()['to_date']
-        return not to_date or to_date >= Date.today()
+        call, trace = tables['call'], tables['trace']
+        # One row per trace called in the period: its last call in the
+        # period, the one the calls of the trace say is followed by none in
+        # the period; found on the calls' index by date (the calls of the
+        # companies of the user, as their traces)
+        last = call.following_date_cache == Null
+        if to_date:
+            last |= call.following_date_cache > to_date
+        return (cls._calls_in_period(call) & last
+            & cls._context_filter(trace.operator, trace.business_unit))
 
     @classmethod
     def get_interest_path(cls, rows, name):

@@ -4,6 +4,8 @@
 """Tests of the migrations of the database of a previous version: the test
 puts back the previous schema and values by SQL, then registers the models
 as trytond-admin --update does"""
+import datetime as dt
+
 from sql import Null
 
 from trytond.modules.sale_opportunity_management.tests.common import (
@@ -148,3 +150,33 @@ class MigrationTestCase(ModuleDBTestCase):
         self.assertEqual(
             [t.last_call_date_cache for t in Trace.browse([called, never])],
             [called.calls[0].date, None])
+
+    @with_transaction()
+    def test_call_following_dates(self):
+        "Test the calls get the date of the call after them on their trace"
+        pool = Pool()
+        Prospect = pool.get('sale.prospect')
+        Trace = pool.get('sale.prospect_trace')
+        Call = pool.get('sale.call')
+        call = Call.__table__()
+        cursor = Transaction().connection.cursor()
+        prospect, = Prospect.create([{'name': "Called"}])
+        trace, = Trace.create([{'prospect': prospect.id}])
+        today = dt.date.today()
+        first, last = Call.create([
+                {'prospect_trace': trace.id, 'interest': '0',
+                    'date': today - dt.timedelta(days=3)},
+                {'prospect_trace': trace.id, 'interest': '2', 'date': today},
+                ])
+        # 8.0.0 did not keep it, nor had the index including it
+        table_h = Call.__table_handler__(MODULE)
+        table_h.set_indexes([])
+        table_h.drop_column('following_date_cache')
+
+        Call.__register__(MODULE)
+
+        cursor.execute(*call.select(call.id, call.following_date_cache,
+                order_by=[call.id]))
+        self.assertEqual(
+            [(i, str(d) if d else d) for i, d in cursor],
+            [(first.id, str(today)), (last.id, None)])

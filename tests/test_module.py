@@ -332,6 +332,47 @@ class SaleOpportunityManagementTestCase(CompanyTestMixin, ModuleTestCase):
                 Trace(trace.id).last_call_date_cache), (0, None))
 
     @with_transaction()
+    def test_call_following_dates(self):
+        """Test each call keeps the date of the call after it on its trace,
+        by date and id, as calls are logged, changed, moved, copied and
+        deleted"""
+        pool = Pool()
+        Trace = pool.get('sale.prospect_trace')
+        Call = pool.get('sale.call')
+        call = Call.__table__()
+        cursor = Transaction().connection.cursor()
+        day = [dt.date(2026, 11, 10) + dt.timedelta(days=n) for n in range(4)]
+
+        def following():
+            cursor.execute(*call.select(call.id, call.following_date_cache))
+            return {i: dt.date.fromisoformat(d) if isinstance(d, str) else d
+                for i, d in cursor}
+        trace, other = Trace.create([
+                {'prospect': self._prospect().id},
+                {'prospect': self._prospect(name="Other").id},
+                ])
+        a, b, c = Call.create([
+                {'prospect_trace': trace.id, 'interest': '0', 'date': day[1]},
+                {'prospect_trace': trace.id, 'interest': '2', 'date': day[3]},
+                {'prospect_trace': trace.id, 'interest': '1', 'date': day[1]},
+                ])
+        d, = Call.create([
+                {'prospect_trace': trace.id, 'interest': '3', 'date': day[2]},
+                ])
+        self.assertEqual(following(),
+            {a.id: day[1], c.id: day[2], d.id: day[3], b.id: None})
+        Call.write([b], {'date': day[0]})
+        self.assertEqual(following(),
+            {b.id: day[1], a.id: day[1], c.id: day[2], d.id: None})
+        Call.write([c], {'prospect_trace': other.id})
+        self.assertEqual(following(),
+            {b.id: day[1], a.id: day[2], d.id: None, c.id: None})
+        Call.delete([a])
+        copy, = Call.copy([d])
+        self.assertEqual(following(),
+            {b.id: day[2], d.id: day[2], copy.id: None, c.id: None})
+
+    @with_transaction()
     def test_call_type_deduced(self):
         "Test the first call of a trace is a first call, the others not"
         pool = Pool()

@@ -239,11 +239,12 @@ FROM counted, generate_series(1, n)
 # The calls, in the order of their ids as when they are logged: dates
 # follow the ids over the history; mostly by the trace's operator;
 # interests 0 to 3 in proportions 35/30/22/13; the trace's phone; the
-# first call of each trace a first call, the others follow-ups
+# first call of each trace a first call, the others follow-ups; the date of
+# the following call of the trace as the module keeps it
 CALLS = """
 INSERT INTO sale_call (id, call_type, contact_method, create_date,
     create_uid, date, description, duration, interest, operator,
-    prospect_trace)
+    prospect_trace, following_date_cache)
 SELECT id, CASE WHEN id = first THEN 'first_call' ELSE 'followup_call' END,
     trace, date + interval '8 hours' + random() * interval '10 hours',
     operator, date,
@@ -252,7 +253,8 @@ SELECT id, CASE WHEN id = first THEN 'first_call' ELSE 'followup_call' END,
         WHEN random() < 0.2 THEN 'Asked to call back later' END,
     CASE WHEN interest <> '0'
         THEN make_interval(secs => 30 + floor(random() * 870)) END,
-    interest, operator, trace
+    interest, operator, trace,
+    lead(date) OVER (PARTITION BY trace ORDER BY date, id)
 FROM (SELECT id, trace, first,
         %(first_day)s::date
             + ((id - 1) * (%(history)s + 1) / %(calls)s)::int AS date,

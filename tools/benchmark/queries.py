@@ -82,18 +82,19 @@ INTEREST = (
     + INTEREST_ROWS)
 INTEREST_COUNT = (
     "SELECT count(*) FROM (" + TRACES_CALLED + " LIMIT {limit}) AS q")
-# A period ended before today: the traces called in it grouped from its
-# calls, latest call first
+# A period ended before today: the last call of each trace in it, the one
+# the calls say is followed by none in the period (they keep the date of
+# the following call of their trace), latest first
+LAST_CALLS = (
+    "SELECT c.prospect_trace AS id, c.date AS last_call_date "
+    "FROM sale_call c WHERE " + CALLS_WHERE + " "
+    "AND (c.following_date_cache IS NULL OR c.following_date_cache > %s)")
 INTEREST_ENDED = (
-    "WITH page AS ("
-        "SELECT c.prospect_trace AS id, max(c.date) AS last_call_date "
-        "FROM sale_call c WHERE " + CALLS_WHERE + " "
-        "GROUP BY c.prospect_trace "
+    "WITH page AS (" + LAST_CALLS + " "
         "ORDER BY last_call_date DESC, id DESC LIMIT {limit}) "
     + INTEREST_ROWS)
 INTEREST_ENDED_COUNT = (
-    "SELECT count(*) FROM (SELECT DISTINCT c.prospect_trace "
-    "FROM sale_call c WHERE " + CALLS_WHERE + " LIMIT {limit}) AS q")
+    "SELECT count(*) FROM (" + LAST_CALLS + " LIMIT {limit}) AS q")
 INTEREST_COLUMNS = ['calls', 'first_interest', 'last_interest',
     'max_interest', 'first_call_date', 'last_call_date', 'interest_path']
 
@@ -356,7 +357,8 @@ INTEREST_ENDED_REPORT = ('interest by trace (last month)',
     'act_prospect_trace_report_interest', None,
     lambda limit: INTEREST_ENDED.format(limit=limit),
     lambda limit: INTEREST_ENDED_COUNT.format(limit=limit),
-    {'page': PERIOD * 2, 'count': PERIOD}, INTEREST_COLUMNS)
+    {'page': (*PERIOD, 'to', *PERIOD), 'count': (*PERIOD, 'to')},
+    INTEREST_COLUMNS)
 LOST_REASON_REPORT = ('lost reasons (all prospects)',
     'act_prospect_report_lost_reason', None, *paged(LOST_REASON), PERIOD,
     LOST_REASON_COLUMNS)
