@@ -7,6 +7,8 @@ import os
 import unittest
 from unittest.mock import patch
 
+from lxml import etree
+
 from trytond import config
 from trytond.modules.company.tests import create_company
 from trytond.modules.sale_opportunity_management.contact_method import (
@@ -85,6 +87,31 @@ class SaleOpportunityManagementTestCase(CompanyTestMixin, ModuleTestCase):
                 if os.path.basename(f) not in bridge]
         with patch('glob.glob', without_bridge):
             super().test_view()
+
+    @with_transaction()
+    def test_list_columns(self):
+        """Test every column of the lists has a widget of the web client's
+        lists: sao has none for a date and time, which shows as two columns
+        (widgets date and time)"""
+        pool = Pool()
+        View = pool.get('ir.ui.view')
+        # Sao.View.TreeXMLViewParser.WIDGETS of sao 8.0
+        widgets = {
+            'binary', 'boolean', 'callto', 'char', 'date', 'dict', 'email',
+            'float', 'image', 'integer', 'many2many', 'many2one', 'numeric',
+            'one2many', 'one2one', 'progressbar', 'reference', 'selection',
+            'multiselection', 'sip', 'text', 'time', 'timedelta', 'url'}
+        for view in View.search([
+                    ('module', '=', self.module),
+                    ('type', '=', 'tree'),
+                    ]):
+            Model = pool.get(view.model)
+            result = Model.fields_view_get(view.id, 'tree')
+            for node in etree.fromstring(result['arch']).iter('field'):
+                name = node.get('name')
+                widget = node.get('widget') or result['fields'][name]['type']
+                with self.subTest(view=view.name, field=name):
+                    self.assertIn(widget, widgets)
 
     def _prospect(self, **values):
         pool = Pool()
