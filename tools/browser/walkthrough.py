@@ -39,6 +39,11 @@ Steps (each logs in again in a new browser context):
                          interactions, plus a click in each new row where
                          sao left no cursor after 5 s of waiting; the
                          mobile is shown formatted
+  admin-every-menu       admin, operator1 and registrar: every entry of the
+  operator-every-menu    module's menu they see (asked to the server, as sao
+  registrar-every-menu   does) opens a tab, a dialog or a message of the
+                         module, and the first record of each list opens;
+                         no error of the client or the server
   admin-create-opportunity
                          admin, on a demo with sale_opportunity
                          (--opportunity-url): an agreement in Prospects,
@@ -294,24 +299,25 @@ class Client:
         "Click the menu entries (keys of L), expanding the parents"
         self.open_menu_path([self.t(k) for k in keys])
 
-    def open_menu_path(self, names):
-        "Click the menu entries named names, expanding the parents"
-        page = self.page
-        rows = page.locator('#menu tbody tr')
+    def menu_row(self, names):
+        """The row of the menu entry named names (the names of its path),
+        its parents expanded"""
+        rows = self.page.locator('#menu tbody tr')
         index = -1
         for i, name in enumerate(names):
             index = self._menu_row(name, index)
-            row = rows.nth(index)
             if i < len(names) - 1:
                 texts = [t.strip() for t in rows.all_inner_texts()]
                 if names[i + 1] not in texts[index + 1:]:
-                    row.locator('.expander').click()
-            else:
-                tab_list = page.locator('#tablist > li')
-                tabs = tab_list.count()
-                row.locator('.column-char').click()
-                self.wait(lambda: tab_list.count() > tabs,
-                    '%s did not open' % ' > '.join(names))
+                    rows.nth(index).locator('.expander').click()
+        return rows.nth(index)
+
+    def open_menu_path(self, names):
+        "Click the menu entries named names, expanding the parents"
+        tabs = self.tabs()
+        self.menu_row(names).locator('.column-char').click()
+        self.wait(lambda: self.tabs() > tabs,
+            '%s did not open' % ' > '.join(names))
         self.idle()
 
     @property
@@ -1131,6 +1137,107 @@ def step_admin_create_opportunity(client, state):
     client.shot('opportunity-form')
 
 
+def menu_entries(client):
+    """The complete names of the entries of the module's menu the user
+    sees that open something, as the server gives them to sao"""
+    # a Promise of the browser for Playwright to wait for, not jQuery's
+    return client.page.evaluate("""root => {
+        const session = Sao.Session.current_session;
+        const search = domain => new Promise((resolve, reject) => Sao.rpc({
+            method: 'model.ir.ui.menu.search_read',
+            params: [domain, 0, null, null, ['complete_name', 'action'],
+                session.context]}, session).then(resolve, reject));
+        return search([['parent', '=', null], ['name', '=', root]]).then(
+            roots => search([['parent', 'child_of', roots.map(r => r.id)]])
+            ).then(entries => entries.filter(e => e.action).map(
+                e => e.complete_name));
+        }""", client.t('Prospects'))
+
+
+def close_dialog(client, dialog):
+    "Press the first button of the dialog (OK or Cancel) until it is gone"
+    dialog.last.locator('.modal-footer button').first.click()
+    dialog.last.wait_for(state='hidden')
+    client.idle()
+
+
+def close_messages(client):
+    """Close the messages of the module, which may come a moment after what
+    they answer (Next Call with nothing to call); an error of the server
+    is not one (check_dialogs)"""
+    message = client.page.locator('.warning-dialog:visible')
+    client.page.wait_for_timeout(300)
+    while message.count():
+        close_dialog(client, message)
+
+
+def open_every_menu(client, user):
+    """Open every entry of the module's menu the user sees, and the first
+    record of each list; fail on what the client logs"""
+    client.login(*user)
+    entries = menu_entries(client)
+    if not entries:
+        raise StepFailure('no menu entry')
+    opened = []
+    for entry in entries:
+        names = entry.split(' / ')
+        close_messages(client)
+        tabs, errors = client.tabs(), len(client.real_errors())
+        modal = client.page.locator('.modal:visible')
+        client.menu_row(names).locator('.column-char').click()
+        for _ in range(client.timeout // 200):
+            if client.tabs() > tabs or modal.count():
+                break
+            client.page.wait_for_timeout(200)
+        else:
+            raise StepFailure('%s opened nothing' % entry)
+        client.idle()
+        close_messages(client)
+        what = 'dialog' if modal.count() else 'tab'
+        if client.tabs() == tabs and what == 'tab':
+            opened.append('%s (message)' % names[-1])
+            continue
+        if what == 'tab' and not client.pane.locator('.form').count():
+            rows = client.rows()
+            if rows.count():
+                rows.first.dblclick()
+                client.wait(lambda: client.pane.locator('.form').count(),
+                    '%s: the first record did not open' % entry)
+                client.idle()
+                what = 'tab and form'
+        new_errors = client.real_errors()[errors:]
+        if new_errors:
+            raise StepFailure('%s: the client logged %s'
+                % (entry, '; '.join(new_errors)))
+        client.check_dialogs()
+        opened.append('%s (%s)' % (names[-1], what))
+        # the tabs stay open (closing a new record's tab asks what to do
+        # with it); a dialog is cancelled
+        if what == 'dialog':
+            close_dialog(client, modal)
+    close_messages(client)
+    print('    %d entries opened: %s' % (len(opened), ', '.join(opened)),
+        flush=True)
+
+
+def step_admin_every_menu(client, state):
+    """admin: every entry of the menu Prospects opens, and the first record
+    of each list, without an error of the client"""
+    open_every_menu(client, ADMIN)
+
+
+def step_operator_every_menu(client, state):
+    """operator1: every entry of the menu Prospects opens, and the first
+    record of each list, without an error of the client"""
+    open_every_menu(client, OPERATOR)
+
+
+def step_registrar_every_menu(client, state):
+    """registrar: every entry of the menu Prospects opens, and the first
+    record of each list, without an error of the client"""
+    open_every_menu(client, REGISTRAR)
+
+
 STEPS = [
     ('operator-missed-call', 'operator', step_operator_missed_call),
     ('operator-answered-call', 'operator', step_operator_answered_call),
@@ -1141,6 +1248,9 @@ STEPS = [
     ('admin-report', 'admin', step_admin_report),
     ('admin-lose-funnel', 'admin', step_admin_lose_funnel),
     ('registrar-register', 'registrar', step_registrar_register),
+    ('admin-every-menu', 'admin', step_admin_every_menu),
+    ('operator-every-menu', 'operator', step_operator_every_menu),
+    ('registrar-every-menu', 'registrar', step_registrar_every_menu),
     # on a demo with sale_opportunity (--opportunity-url)
     ('admin-create-opportunity', 'admin', step_admin_create_opportunity,
         'opportunity'),
