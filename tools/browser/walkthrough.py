@@ -1138,8 +1138,8 @@ def step_admin_create_opportunity(client, state):
 
 
 def menu_entries(client):
-    """The complete names of the entries of the module's menu the user
-    sees that open something, as the server gives them to sao"""
+    """The complete names and actions of the entries of the module's menu
+    the user sees that open something, as the server gives them to sao"""
     # a Promise of the browser for Playwright to wait for, not jQuery's
     return client.page.evaluate("""root => {
         const session = Sao.Session.current_session;
@@ -1150,7 +1150,7 @@ def menu_entries(client):
         return search([['parent', '=', null], ['name', '=', root]]).then(
             roots => search([['parent', 'child_of', roots.map(r => r.id)]])
             ).then(entries => entries.filter(e => e.action).map(
-                e => e.complete_name));
+                e => [e.complete_name, e.action]));
         }""", client.t('Prospects'))
 
 
@@ -1163,12 +1163,24 @@ def close_dialog(client, dialog):
 
 def close_messages(client):
     """Close the messages of the module, which may come a moment after what
-    they answer (Next Call with nothing to call); an error of the server
-    is not one (check_dialogs)"""
+    they answer (Next Call with nothing to call); return their texts"""
     message = client.page.locator('.warning-dialog:visible')
     client.page.wait_for_timeout(300)
+    texts = []
     while message.count():
+        texts.append(' '.join(
+                message.last.locator('.modal-body').inner_text().split()))
         close_dialog(client, message)
+    return texts
+
+
+def check_messages(client, entry=None, action=''):
+    """Close the messages shown; fail unless they answer the wizard of the
+    menu entry: a list or a form never shows one (an access error is one,
+    an error of the server another dialog)"""
+    messages = close_messages(client)
+    if messages and not action.startswith('ir.action.wizard,'):
+        raise StepFailure('%s: %s' % (entry, '; '.join(messages)))
 
 
 def open_every_menu(client, user):
@@ -1179,9 +1191,9 @@ def open_every_menu(client, user):
     if not entries:
         raise StepFailure('no menu entry')
     opened = []
-    for entry in entries:
+    for entry, action in entries:
         names = entry.split(' / ')
-        close_messages(client)
+        check_messages(client, *(opened and opened[-1][:2]))
         tabs, errors = client.tabs(), len(client.real_errors())
         modal = client.page.locator('.modal:visible')
         client.menu_row(names).locator('.column-char').click()
@@ -1192,10 +1204,10 @@ def open_every_menu(client, user):
         else:
             raise StepFailure('%s opened nothing' % entry)
         client.idle()
-        close_messages(client)
+        check_messages(client, entry, action)
         what = 'dialog' if modal.count() else 'tab'
         if client.tabs() == tabs and what == 'tab':
-            opened.append('%s (message)' % names[-1])
+            opened.append((entry, action, 'message'))
             continue
         if what == 'tab' and not client.pane.locator('.form').count():
             rows = client.rows()
@@ -1210,13 +1222,14 @@ def open_every_menu(client, user):
             raise StepFailure('%s: the client logged %s'
                 % (entry, '; '.join(new_errors)))
         client.check_dialogs()
-        opened.append('%s (%s)' % (names[-1], what))
+        opened.append((entry, action, what))
         # the tabs stay open (closing a new record's tab asks what to do
         # with it); a dialog is cancelled
         if what == 'dialog':
             close_dialog(client, modal)
-    close_messages(client)
-    print('    %d entries opened: %s' % (len(opened), ', '.join(opened)),
+    check_messages(client, *opened[-1][:2])
+    print('    %d entries opened: %s' % (len(opened), ', '.join(
+                '%s (%s)' % (e.split(' / ')[-1], w) for e, _, w in opened)),
         flush=True)
 
 
